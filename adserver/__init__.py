@@ -1,0 +1,1 @@
+"""Ad selection and the display-facing HTTP API."""

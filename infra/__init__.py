@@ -1,0 +1,1 @@
+"""Local stack, workers, container images, clients and deploy helpers."""

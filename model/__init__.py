@@ -1,0 +1,1 @@
+"""Face finding and age/gender prediction: training, evaluation, export and serving."""

@@ -1,0 +1,102 @@
+"""Audience bucket from observations in a sliding window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adserver.audience import audience_from
+
+NOW_MS = 1_700_000_000_000
+
+
+def face(band: str, gender: str, size: int = 100, score: float = 0.9, conf: float = 0.9) -> dict:
+    return {
+        "box": [10, 10, size, size],
+        "score": score,
+        "age": 40.0,
+        "age_band": band,
+        "gender": gender,
+        "gender_confidence": conf,
+    }
+
+
+def observation(age_ms: int, *faces: dict, status: str = "ok") -> dict[str, Any]:
+    return {
+        "store": "demo-store",
+        "camera": "demo-cam-1",
+        "frame_key": f"frames/demo-store/demo-cam-1/{NOW_MS - age_ms}.jpg",
+        "captured_at_ms": NOW_MS - age_ms,
+        "processed_at_ms": NOW_MS - age_ms + 300,
+        "status": status,
+        "error": None if status == "ok" else "not a JPEG/PNG",
+        "faces": list(faces),
+        "model_version": "test",
+    }
+
+
+def test_nobody_in_the_window_is_none() -> None:
+    # GIVEN frames without faces, and a face seen 11 s ago (outside the 10 s window)
+    observations = [observation(1_000), observation(11_000, face("senior", "female"))]
+    # WHEN the audience is computed THEN nobody is there
+    audience = audience_from(observations, NOW_MS, window_s=10)
+    assert (audience.bucket, audience.faces, audience.window_s) == ("none", 0, 10)
+
+
+def test_one_senior_woman_is_senior_female() -> None:
+    audience = audience_from([observation(500, face("senior", "female"))], NOW_MS)
+    assert audience.bucket == "senior/female"
+    assert audience.faces == 1
+    assert audience.shares == {"senior/female": pytest.approx(1.0)}
+
+
+def test_a_large_close_face_outweighs_two_small_ones() -> None:
+    # GIVEN a 200 px adult man and two 80 px teenage girls in the same frame
+    frame = observation(
+        200, face("adult", "male", size=200), face("teen", "female", 80), face("teen", "female", 80)
+    )
+    audience = audience_from([frame], NOW_MS)
+    # THEN area wins: 40000 vs 2 x 6400
+    assert audience.bucket == "adult/male"
+    assert audience.faces == 3
+    assert audience.shares["adult/male"] == pytest.approx(40000 / (40000 + 12800))
+
+
+def test_low_confidence_faces_count_less() -> None:
+    sure = face("young_adult", "female", size=100, score=0.95, conf=0.95)
+    unsure = face("young_adult", "male", size=110, score=0.4, conf=0.55)
+    assert audience_from([observation(0, sure, unsure)], NOW_MS).bucket == "young_adult/female"
+
+
+def test_weight_accumulates_over_frames_in_the_window() -> None:
+    # GIVEN a child seen in one frame and a senior man seen in three frames
+    observations = [
+        observation(900, face("child", "male", size=120)),
+        observation(600, face("senior", "male")),
+        observation(300, face("senior", "male")),
+        observation(100, face("senior", "male")),
+    ]
+    audience = audience_from(observations, NOW_MS)
+    assert audience.bucket == "senior/male"
+    assert audience.faces == 1
+
+
+def test_rejected_frames_are_ignored() -> None:
+    bad = observation(100, face("adult", "female"), status="rejected")
+    assert audience_from([bad], NOW_MS).bucket == "none"
+
+
+def test_window_edges() -> None:
+    # A frame exactly window_s old still counts; a slightly future-stamped frame counts too.
+    at_edge = observation(10_000, face("teen", "male"))
+    assert audience_from([at_edge], NOW_MS, window_s=10).bucket == "teen/male"
+    ahead = observation(-2_000, face("teen", "female"))
+    assert audience_from([ahead], NOW_MS, window_s=10).bucket == "teen/female"
+    far_future = observation(-60_000, face("teen", "female"))
+    assert audience_from([far_future], NOW_MS, window_s=10).bucket == "none"
+
+
+def test_to_dict_is_the_api_shape() -> None:
+    audience = audience_from([observation(0, face("adult", "female"))], NOW_MS, window_s=8)
+    assert audience.to_dict() == {"bucket": "adult/female", "faces": 1, "window_s": 8}

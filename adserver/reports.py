@@ -1,0 +1,152 @@
+"""Store reports: impressions and audience by bucket per hour, as JSON and as a PNG chart.
+
+``impressions`` counts plays (and ``play_s`` their seconds) by the audience
+bucket they were chosen for. ``audience`` counts face sightings by bucket in
+the store's observations: one person seen in ten frames is ten sightings, so
+it measures attention over time rather than distinct people.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE, bucket_name
+from adserver.impressions import Impression
+
+HOUR_MS = 3_600_000
+MAX_RANGE_MS = 31 * 24 * HOUR_MS
+
+
+class ReportRangeError(ValueError):
+    """A ``from``/``to`` pair we cannot report on; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_instant(name: str, value: str | None) -> int:
+    """Epoch milliseconds from an ISO 8601 time (with zone) or an integer of milliseconds."""
+    if not value:
+        raise ReportRangeError(f"{name}: required (ISO 8601 time or epoch milliseconds)")
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ReportRangeError(f"{name}: not an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ReportRangeError(f"{name}: needs a time zone, e.g. {value}Z")
+    return int(moment.timestamp() * 1000)
+
+
+def report_range(from_value: str | None, to_value: str | None) -> tuple[int, int]:
+    """Validate the ``from`` and ``to`` query parameters into a [from, to) range in ms."""
+    from_ms, to_ms = parse_instant("from", from_value), parse_instant("to", to_value)
+    if to_ms <= from_ms:
+        raise ReportRangeError("to: must be after from")
+    if to_ms - from_ms > MAX_RANGE_MS:
+        raise ReportRangeError("to: the range may span at most 31 days")
+    return from_ms, to_ms
+
+
+def build_report(
+    store: str,
+    from_ms: int,
+    to_ms: int,
+    impressions: Iterable[Impression],
+    observations: Iterable[Mapping[str, Any]],
+    time_zone: str = "UTC",
+) -> dict[str, Any]:
+    """The JSON report: one entry per hour in [from, to), hours labelled in the store's zone."""
+    zone = ZoneInfo(time_zone)
+    first_hour = from_ms - from_ms % HOUR_MS
+    hours: dict[int, dict[str, Any]] = {
+        start: {
+            "hour": datetime.fromtimestamp(start / 1000, UTC).astimezone(zone).isoformat(),
+            "impressions": {},
+            "play_s": {},
+            "audience": {},
+        }
+        for start in range(first_hour, to_ms, HOUR_MS)
+    }
+
+    def add(row: dict[str, Any], field: str, bucket: str, amount: float) -> None:
+        row[field][bucket] = row[field].get(bucket, 0) + amount
+
+    for impression in impressions:
+        if from_ms <= impression.started_at_ms < to_ms:
+            row = hours[impression.started_at_ms - impression.started_at_ms % HOUR_MS]
+            add(row, "impressions", impression.bucket, 1)
+            add(row, "play_s", impression.bucket, impression.duration_s)
+    for observation in observations:
+        captured = int(observation["captured_at_ms"])
+        if observation.get("status") != "ok" or not from_ms <= captured < to_ms:
+            continue
+        row = hours[captured - captured % HOUR_MS]
+        for face in observation.get("faces") or []:
+            add(row, "audience", bucket_name(face["age_band"], face["gender"]), 1)
+
+    totals: dict[str, dict[str, float]] = {"impressions": {}, "play_s": {}, "audience": {}}
+    for row in hours.values():
+        for field, counts in totals.items():
+            for bucket, amount in row[field].items():
+                counts[bucket] = counts.get(bucket, 0) + amount
+    return {
+        "store": store,
+        "from": _iso(from_ms),
+        "to": _iso(to_ms),
+        "time_zone": time_zone,
+        "hours": list(hours.values()),
+        "totals": totals,
+    }
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def render_png(report: Mapping[str, Any]) -> bytes:
+    """Two stacked bar charts per hour: impressions and audience sightings by bucket."""
+    # Imported here so JSON requests never pay matplotlib's import time. Figure, not
+    # pyplot: no global state, so concurrent requests cannot draw on each other's chart.
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    hours = report["hours"]
+    labels = [row["hour"][11:16] for row in hours]
+    positions = list(range(len(hours)))
+    buckets = [b for b in (*ALL_BUCKETS, NO_AUDIENCE) if _seen(report, b)]
+    colours = colormaps["tab20"]
+    figure = Figure(figsize=(max(6.0, 0.4 * len(hours) + 3), 6))
+    axes = figure.subplots(2, 1, sharex=True)
+    for axis, field, title in (
+        (axes[0], "impressions", "Impressions by audience bucket"),
+        (axes[1], "audience", "Audience (face sightings) by bucket"),
+    ):
+        bottom = [0.0] * len(hours)
+        for index, bucket in enumerate(buckets):
+            values = [float(row[field].get(bucket, 0)) for row in hours]
+            if any(values):
+                axis.bar(positions, values, bottom=bottom, label=bucket, color=colours(index))
+                bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        axis.set_title(title)
+        axis.set_ylabel("count")
+    axes[1].set_xticks(positions, labels, rotation=90, fontsize=7)
+    axes[1].set_xlabel(f"hour ({report['time_zone']})")
+    if buckets:
+        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.suptitle(f"{report['store']}: {report['from']} to {report['to']}", fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def _seen(report: Mapping[str, Any], bucket: str) -> bool:
+    totals = report["totals"]
+    return bool(totals["impressions"].get(bucket) or totals["audience"].get(bucket))

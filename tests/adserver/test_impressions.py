@@ -1,0 +1,122 @@
+"""Proof of play: request validation and the two impression stores."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from adserver.catalog import Catalog
+from adserver.impressions import (
+    DynamoImpressionStore,
+    Impression,
+    ImpressionRejected,
+    ImpressionStore,
+    InMemoryImpressionStore,
+    create_impressions_table,
+    impression_from_request,
+)
+from adserver.selection import Play
+
+NOW_MS = 1_717_781_400_000
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "ad_id": "senior-female",
+        "started_at_ms": NOW_MS - 8_000,
+        "duration_s": 8.0,
+        "bucket": "senior/female",
+        **overrides,
+    }
+
+
+def impression(
+    display: str, ad_id: str, started_at_ms: int, store: str = "demo-store"
+) -> Impression:
+    return Impression(store, display, ad_id, None, "none", started_at_ms, 5.0, started_at_ms + 5000)
+
+
+def test_valid_request_becomes_an_impression_with_its_campaign(catalog: Catalog) -> None:
+    record = impression_from_request(body(), "demo-store", "demo-display-1", catalog, NOW_MS)
+    assert record == Impression(
+        store="demo-store",
+        display="demo-display-1",
+        ad_id="senior-female",
+        campaign_id="senior-female-reading-glasses",
+        bucket="senior/female",
+        started_at_ms=NOW_MS - 8_000,
+        duration_s=8.0,
+        recorded_at_ms=NOW_MS,
+    )
+
+
+def test_default_creative_has_no_campaign(catalog: Catalog) -> None:
+    record = impression_from_request(
+        body(ad_id="house-welcome", bucket="none"), "demo-store", "d1", catalog, NOW_MS
+    )
+    assert record.campaign_id is None
+
+
+@pytest.mark.parametrize(
+    ("request_body", "reason"),
+    [
+        (None, "Input should be a valid dictionary"),
+        (body(ad_id="nope"), "ad_id: unknown creative 'nope'"),
+        (body(bucket="elder/female"), "bucket: unknown audience bucket 'elder/female'"),
+        (body(duration_s=-1), "duration_s: Input should be greater than or equal to 0"),
+        (body(started_at_ms=NOW_MS + 3_600_000), "started_at_ms: in the future"),
+        (body(started_at_ms=NOW_MS - 8 * 86_400_000), "started_at_ms: older than 7 days"),
+        (body(extra=1), "extra: Extra inputs are not permitted"),
+        ({"ad_id": "senior-female"}, "started_at_ms: Field required"),
+    ],
+)
+def test_bad_requests_are_rejected_with_a_reason(
+    catalog: Catalog, request_body: Any, reason: str
+) -> None:
+    with pytest.raises(ImpressionRejected) as exc:
+        impression_from_request(request_body, "demo-store", "d1", catalog, NOW_MS)
+    assert reason in exc.value.reason
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> ImpressionStore:
+    if request.param == "memory":
+        return InMemoryImpressionStore()
+    dynamodb = request.getfixturevalue("dynamodb")
+    return DynamoImpressionStore(create_impressions_table(dynamodb, f"imp-{uuid.uuid4().hex[:8]}"))
+
+
+def test_store_range_query_is_half_open_and_per_store(store: ImpressionStore) -> None:
+    # GIVEN impressions at t=1000, 2000, 3000 in one store and one in another
+    for started in (1000, 2000, 3000):
+        store.put(impression("d1", "adult-male", started))
+    store.put(impression("x1", "adult-male", 2000, store="other-store"))
+    # WHEN we ask for [1000, 3000) THEN we get the first two, oldest first
+    rows = store.for_store("demo-store", 1000, 3000)
+    assert [r.started_at_ms for r in rows] == [1000, 2000]
+    assert all(r.store == "demo-store" for r in rows)
+
+
+def test_resent_impression_is_not_double_counted(store: ImpressionStore) -> None:
+    store.put(impression("d1", "adult-male", 5000))
+    store.put(impression("d1", "adult-male", 5000))
+    assert len(store.for_store("demo-store", 0, 10_000)) == 1
+
+
+def test_recent_plays_are_per_display(store: ImpressionStore) -> None:
+    store.put(impression("d1", "teen-male", 1000))
+    store.put(impression("d1", "teen-female", 9000))
+    store.put(impression("d2", "teen-male", 9500))
+    assert store.recent_plays("demo-store", "d1", 5000) == [Play("teen-female", 9000)]
+
+
+def test_dynamodb_round_trip_keeps_every_field(dynamodb: Any) -> None:
+    table = create_impressions_table(dynamodb, "impressions-roundtrip")
+    store = DynamoImpressionStore(table)
+    original = Impression("s", "d", "adult-female", "camp", "adult/female", 1234, 7.25, 9999)
+    store.put(original)
+    assert store.for_store("s", 0, 2000) == [original]
+    item = table.get_item(Key={"store": "s", "sort_key": original.sort_key})["Item"]
+    assert int(item["expires_at"]) > 9999 // 1000

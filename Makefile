@@ -19,6 +19,9 @@ demo: $(STAMP)
 	$(PY) -m model predict $$($(PY) -m model samples)
 
 test: $(STAMP)
+	@# The player's browser test drives Debian's chromium (CI runs as root with apt).
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) -m ruff check .
 	$(PY) -m mypy model lambdas adserver infra
 	$(PY) -m pytest

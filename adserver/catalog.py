@@ -23,7 +23,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from model.bands import BAND_NAMES, GENDERS
 
@@ -46,6 +54,18 @@ class CatalogError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid catalog: " + "; ".join(problems))
         self.problems = problems
+
+
+def _subset_of(allowed: tuple[str, ...]) -> AfterValidator:
+    """A validator for a non-empty list drawn from ``allowed`` (days, bands, genders)."""
+
+    def check(values: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [value for value in values if value not in allowed]
+        if unknown or not values:
+            raise ValueError(f"must be a non-empty list from {list(allowed)}, got {unknown}")
+        return values
+
+    return AfterValidator(check)
 
 
 class _Frozen(BaseModel):
@@ -71,17 +91,9 @@ class Schedule(_Frozen):
     Without ``time_zone`` the schedule is read in the store's own time zone.
     """
 
-    days: tuple[str, ...] = WEEKDAYS
+    days: Annotated[tuple[str, ...], _subset_of(WEEKDAYS)] = WEEKDAYS
     hours: tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]] = (0, 24)
     time_zone: str | None = None
-
-    @field_validator("days")
-    @classmethod
-    def _known_days(cls, days: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [day for day in days if day not in WEEKDAYS]
-        if unknown or not days:
-            raise ValueError(f"days must be a non-empty list from {list(WEEKDAYS)}, got {unknown}")
-        return days
 
     @field_validator("time_zone")
     @classmethod
@@ -111,24 +123,8 @@ class FrequencyCap(_Frozen):
 class Target(_Frozen):
     """The audience a campaign is aimed at: every band x gender in the lists."""
 
-    bands: tuple[str, ...]
-    genders: tuple[str, ...] = GENDERS
-
-    @field_validator("bands")
-    @classmethod
-    def _known_bands(cls, bands: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [band for band in bands if band not in BAND_NAMES]
-        if unknown or not bands:
-            raise ValueError(f"bands must be a non-empty list from {list(BAND_NAMES)}")
-        return bands
-
-    @field_validator("genders")
-    @classmethod
-    def _known_genders(cls, genders: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [gender for gender in genders if gender not in GENDERS]
-        if unknown or not genders:
-            raise ValueError(f"genders must be a non-empty list from {list(GENDERS)}")
-        return genders
+    bands: Annotated[tuple[str, ...], _subset_of(BAND_NAMES)]
+    genders: Annotated[tuple[str, ...], _subset_of(GENDERS)] = GENDERS
 
     def buckets(self) -> frozenset[str]:
         return frozenset(bucket_name(b, g) for b in self.bands for g in self.genders)

@@ -207,25 +207,15 @@ def test_gives_up_on_a_frame_after_max_attempts(fake_api: FakeApi, folder: Path)
     assert stats.uploaded == 3  # the dropped frame was not remembered, so the next one goes
 
 
+def folder_args(folder: Path, api: str, token: str) -> list[str]:
+    """The command line for uploading ``folder`` as camera cam-1 of demo-store."""
+    where = f"--source {folder} --store demo-store --camera cam-1"
+    return f"{where} --fps 50 --api {api} --token {token}".split()
+
+
 def test_refused_token_stops_with_one_line(fake_api: FakeApi, folder: Path) -> None:
     stream = io.StringIO()
-    code = main(
-        [
-            "--source",
-            str(folder),
-            "--store",
-            "demo-store",
-            "--camera",
-            "cam-1",
-            "--fps",
-            "50",
-            "--api",
-            fake_api.url,
-            "--token",
-            "wrong",
-        ],
-        stream=stream,
-    )
+    code = main(folder_args(folder, fake_api.url, "wrong"), stream=stream)
     assert code == 1
     assert stream.getvalue().strip().splitlines()[-1] == (
         "error: upload-url: the API refused the camera token (HTTP 401)"
@@ -234,23 +224,7 @@ def test_refused_token_stops_with_one_line(fake_api: FakeApi, folder: Path) -> N
 
 def test_main_uploads_the_folder(fake_api: FakeApi, folder: Path) -> None:
     stream = io.StringIO()
-    code = main(
-        [
-            "--source",
-            str(folder),
-            "--store",
-            "demo-store",
-            "--camera",
-            "cam-1",
-            "--fps",
-            "50",
-            "--api",
-            fake_api.url,
-            "--token",
-            TOKEN,
-        ],
-        stream=stream,
-    )
+    code = main(folder_args(folder, fake_api.url, TOKEN), stream=stream)
     assert code == 0
     assert len(fake_api.uploads) == 3
 
@@ -266,56 +240,31 @@ def test_video_file_source_samples_at_fps(tmp_path: Path) -> None:
     assert len(list(open_source(str(path), fps=2))) == 4
 
 
+REQUIRED = "--store s --camera c --api http://x --token t"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (REQUIRED, "error: the following arguments are required: --source (see --help)"),
         (
-            ["--store", "s", "--camera", "c", "--api", "http://x", "--token", "t"],
-            "error: the following arguments are required: --source (see --help)",
-        ),
-        (
-            [
-                "--source",
-                "0",
-                "--store",
-                "s",
-                "--camera",
-                "c",
-                "--api",
-                "http://x",
-                "--token",
-                "t",
-                "--fps",
-                "0",
-            ],
+            f"--source 0 {REQUIRED} --fps 0",
             "error: argument --fps: must be > 0, got 0 (see --help)",
         ),
         (
-            [
-                "--source",
-                "/no/such/thing",
-                "--store",
-                "s",
-                "--camera",
-                "c",
-                "--api",
-                "http://x",
-                "--token",
-                "t",
-            ],
+            f"--source /no/such/thing {REQUIRED}",
             "error: --source /no/such/thing: not a webcam index, video file or image folder",
         ),
         (
-            ["--source", ".", "--store", "s", "--camera", "c", "--api", "ftp://x", "--token", "t"],
+            "--source . --store s --camera c --api ftp://x --token t",
             "error: --api ftp://x: must be an http:// or https:// URL",
         ),
     ],
 )
-def test_bad_arguments_print_one_line_and_exit_2(args: list[str], message: str) -> None:
+def test_bad_arguments_print_one_line_and_exit_2(args: str, message: str) -> None:
     # Run as the real command: one line on stderr, exit 2, no traceback.
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.camera", *args], capture_output=True, text=True, timeout=60
-    )
+    command = [sys.executable, "-m", "infra.camera", *args.split()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == message
     assert "Traceback" not in result.stderr

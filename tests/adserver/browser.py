@@ -1,0 +1,66 @@
+"""Headless Debian chromium driven by Playwright, and a screenshot colour check."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from PIL import Image
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str:
+    """Debian's chromium; `make test` installs it. Never a browser Playwright downloads."""
+    path = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+    if not path:
+        pytest.fail("chromium is not installed: `make test` installs it (apt-get install chromium)")
+    return path
+
+
+@contextmanager
+def chromium_page(width: int = 640, height: int = 360) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def dominant_colour(png: bytes) -> tuple[int, int, int]:
+    """The most common colour of the screenshot's centre half (text and edges aside)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    centre = image.crop((width // 4, height // 4, 3 * width // 4, 3 * height // 4))
+    counts = centre.getcolors(maxcolors=centre.width * centre.height) or []
+    _count, colour = max(counts)
+    return colour
+
+
+def hex_colour(text: str) -> tuple[int, int, int]:
+    text = text.lstrip("#")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def close_to(
+    seen: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 6
+) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(seen, expected, strict=True))

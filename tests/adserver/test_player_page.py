@@ -1,0 +1,149 @@
+"""The player page's own behaviour in headless chromium, against a scripted next-ad API.
+
+The end-to-end browser test (test_player_browser.py) runs the same page against the
+real ad server; this one scripts the answers so each player rule can be seen alone:
+ETag/304 polling, the default creative giving way, proof of play, the screenshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import adserver
+from tests.adserver.browser import chromium_page, close_to, dominant_colour, hex_colour
+
+ADSERVER_DIR = Path(adserver.__file__).parent
+TOKEN = "display-secret"
+
+HOUSE = {
+    "ad_id": "house-welcome",
+    "creative_url": "/static/creatives/house-welcome.svg",
+    "duration_s": 30,
+    "audience": {"bucket": "none", "faces": 0, "window_s": 10},
+    "reason": "default: nobody in front of the display",
+}
+SENIOR_FEMALE = {
+    "ad_id": "senior-female",
+    "creative_url": "/static/creatives/senior-female.svg",
+    "duration_s": 2,
+    "audience": {"bucket": "senior/female", "faces": 1, "window_s": 10},
+    "reason": "targeted senior/female: campaign senior-female-reading-glasses",
+}
+
+
+@dataclass
+class ScriptedApi:
+    url: str = ""
+    answer: dict[str, Any] = field(default_factory=lambda: HOUSE)
+    polls: list[int] = field(default_factory=list)  # status of each next-ad answer
+    impressions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def api() -> Iterator[ScriptedApi]:
+    state = ScriptedApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes, kind: str, **headers: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name.replace("_", "-"), value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/display/d1":
+                self._send(200, (ADSERVER_DIR / "player.html").read_bytes(), "text/html")
+            elif self.path.startswith("/static/creatives/"):
+                path = ADSERVER_DIR / self.path.lstrip("/")
+                self._send(200, path.read_bytes(), "image/svg+xml")
+            elif self.path == "/v1/displays/d1/next-ad":
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    self._send(401, b'{"message": "no"}', "application/json")
+                    return
+                body = json.dumps(state.answer).encode()
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+                status = 304 if self.headers.get("If-None-Match") == etag else 200
+                state.polls.append(status)
+                headers = {"ETag": etag, "Cache_Control": "private, max-age=1"}
+                self._send(status, body if status == 200 else b"", "application/json", **headers)
+            else:
+                self._send(404, b"{}", "application/json")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/v1/displays/d1/impressions":
+                state.impressions.append(json.loads(body))
+                self._send(201, body, "application/json")
+            else:
+                self._send(404, b"{}", "application/json")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def wait_for(predicate: Any, timeout_s: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_player_polls_switches_and_reports(api: ScriptedApi) -> None:
+    with chromium_page() as page:
+        # GIVEN nobody in front of the display: the default creative fills the screen
+        page.goto(f"{api.url}/display/d1#token={TOKEN}")
+        page.wait_for_selector("body[data-ad-id='house-welcome']", timeout=10_000)
+        page.wait_for_function("document.querySelector('#stage img').complete")
+        assert close_to(dominant_colour(page.screenshot()), hex_colour("#2d3436"))
+        # AND repeated polls carry the ETag and get 304s
+        wait_for(lambda: 304 in api.polls)
+
+        # WHEN a senior woman arrives THEN the default gives way within the next poll
+        api.answer = SENIOR_FEMALE
+        switched_at = time.monotonic()
+        page.wait_for_selector("body[data-ad-id='senior-female']", timeout=5_000)
+        assert time.monotonic() - switched_at < 2.5
+        page.wait_for_function("document.querySelector('#stage img').complete")
+        assert close_to(dominant_colour(page.screenshot()), hex_colour("#8e44ad"))
+
+        # AND the cut-short default play is reported, then the targeted one after its 2 s
+        wait_for(lambda: len(api.impressions) >= 2)
+        time.sleep(0.3)  # a duplicate post, if any, would land now
+        first, second = api.impressions[:2]
+        assert len({(i["ad_id"], i["started_at_ms"]) for i in api.impressions}) == len(
+            api.impressions
+        )
+        assert first["ad_id"] == "house-welcome" and first["bucket"] == "none"
+        assert 0 < first["duration_s"] < 30
+        assert second["ad_id"] == "senior-female" and second["bucket"] == "senior/female"
+        assert 1.9 <= second["duration_s"] <= 2.5
+        assert second["started_at_ms"] > first["started_at_ms"]
+
+
+def test_player_without_token_says_how_to_open_it(api: ScriptedApi) -> None:
+    with chromium_page() as page:
+        page.goto(f"{api.url}/display/d1")
+        page.wait_for_selector("body[data-state='error']", timeout=10_000)
+        assert "#token=" in page.inner_text("#notice")
+        assert api.polls == []

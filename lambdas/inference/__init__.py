@@ -1,0 +1,1 @@
+"""The inference function: S3 -> SNS -> SQS frame jobs in, one observation per frame out."""

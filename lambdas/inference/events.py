@@ -1,0 +1,88 @@
+"""The shape of a frame job: an S3 notification, inside an SNS notification, inside an SQS record.
+
+The Powertools batch processor validates each SQS record against ``FrameJobRecord``; pydantic
+unwraps the JSON layers on the way, so the record handler gets typed frame references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
+from pydantic import BaseModel, Json
+
+
+# Only the fields the function reads are declared. Powertools' own S3RecordModel also insists
+# on identity and request fields that S3 sends but moto's notifications leave out.
+class S3ObjectRef(BaseModel):
+    key: str  # URL-encoded, as S3 sends it
+    size: int | None = None
+
+
+class S3BucketRef(BaseModel):
+    name: str
+
+
+class S3Entity(BaseModel):
+    bucket: S3BucketRef
+    object: S3ObjectRef
+
+
+class S3EventRecord(BaseModel):
+    eventSource: Literal["aws:s3"] = "aws:s3"
+    eventName: str
+    s3: S3Entity
+
+
+class S3EventNotification(BaseModel):
+    Records: list[S3EventRecord]
+
+
+class S3TestEvent(BaseModel):
+    """What S3 sends once when a notification configuration is saved; carries no object."""
+
+    Service: Literal["Amazon S3"]
+    Event: Literal["s3:TestEvent"]
+    Bucket: str
+
+
+class FrameJobNotification(SnsNotificationModel):
+    Message: Json[S3TestEvent | S3EventNotification]  # type: ignore[assignment]
+
+
+class FrameJobRecord(SqsRecordModel):
+    """One SQS record as Lambda delivers it, with the SNS envelope kept (RawMessageDelivery off)."""
+
+    body: Json[FrameJobNotification]
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """An object that S3 says was created: where to fetch it and how big it claims to be."""
+
+    bucket: str
+    key: str  # URL-decoded
+    size: int | None
+
+
+def frame_refs(record: FrameJobRecord) -> list[FrameRef]:
+    """The created objects a job announces; an S3 test event announces none."""
+    message = record.body.Message
+    if isinstance(message, S3TestEvent):
+        return []
+    return [
+        FrameRef(
+            bucket=entry.s3.bucket.name,
+            key=unquote_plus(entry.s3.object.key),
+            size=entry.s3.object.size,
+        )
+        for entry in message.Records
+        if entry.eventName.startswith("ObjectCreated:")
+    ]
+
+
+def is_test_event(record: FrameJobRecord) -> bool:
+    """Whether the job is S3's notification self-test rather than a frame."""
+    return isinstance(record.body.Message, S3TestEvent)

@@ -1,0 +1,78 @@
+"""Shared fixtures: fake AWS credentials -> moto -> bucket / table / queue, plus sample images."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+from PIL import Image
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so nothing can reach a real account, whatever the shell has set."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+@pytest.fixture
+def bucket_name(s3: Any) -> str:
+    name = f"frames-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def observations_table(aws: None) -> Any:
+    """A table with the observations key schema from template.yaml."""
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    table = dynamodb.create_table(
+        TableName=f"observations-{uuid.uuid4().hex[:12]}",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "camera_key", "AttributeType": "S"},
+            {"AttributeName": "captured_at_ms", "AttributeType": "N"},
+        ],
+        KeySchema=[
+            {"AttributeName": "camera_key", "KeyType": "HASH"},
+            {"AttributeName": "captured_at_ms", "KeyType": "RANGE"},
+        ],
+    )
+    table.wait_until_exists()
+    return table
+
+
+def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
+    """A small valid JPEG with some structure in it."""
+    ramp = np.linspace(0, 255, width * height * 3).reshape(height, width, 3).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(ramp).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def jpeg() -> bytes:
+    return jpeg_bytes()

@@ -138,17 +138,17 @@ class FakeClock:
         return self.now
 
 
-def test_s3_source_reloads_after_max_age_and_keeps_last_good(s3: Any, bucket: str) -> None:
+def test_s3_source_reloads_after_max_age_and_keeps_last_good(s3: Any, bucket_name: str) -> None:
     # GIVEN the seed catalog in S3
     clock = FakeClock()
-    source = S3CatalogSource(s3, bucket, "catalog.json", max_age_s=10, clock=clock)
+    source = S3CatalogSource(s3, bucket_name, "catalog.json", max_age_s=10, clock=clock)
     source.put(load_catalog(SEED_CATALOG_PATH.read_bytes()))
     assert source.get().default_creative.id == "house-welcome"
 
     # WHEN an operator uploads a changed default creative
     changed = seed_document()
     changed["default_creative"]["id"] = "house-sale"
-    s3.put_object(Bucket=bucket, Key="catalog.json", Body=json.dumps(changed))
+    s3.put_object(Bucket=bucket_name, Key="catalog.json", Body=json.dumps(changed))
     # THEN it is served once max_age has passed, not before
     clock.now = 5
     assert source.get().default_creative.id == "house-welcome"
@@ -158,15 +158,15 @@ def test_s3_source_reloads_after_max_age_and_keeps_last_good(s3: Any, bucket: st
     # WHEN a broken document is uploaded THEN the last good one stays, with the reason kept
     broken = copy.deepcopy(changed)
     broken["campaigns"][0]["weight"] = -1
-    s3.put_object(Bucket=bucket, Key="catalog.json", Body=json.dumps(broken))
+    s3.put_object(Bucket=bucket_name, Key="catalog.json", Body=json.dumps(broken))
     clock.now = 20
     assert source.get().default_creative.id == "house-sale"
     assert source.last_error is not None
     assert "campaigns[0].weight" in source.last_error.problems[0]
 
 
-def test_s3_source_without_document_raises_catalog_error(s3: Any, bucket: str) -> None:
-    source = S3CatalogSource(s3, bucket, "missing.json")
+def test_s3_source_without_document_raises_catalog_error(s3: Any, bucket_name: str) -> None:
+    source = S3CatalogSource(s3, bucket_name, "missing.json")
     with pytest.raises(CatalogError) as exc:
         source.get()
     assert "cannot read s3://" in exc.value.problems[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,12 +20,9 @@ from adserver.audience import DEFAULT_WINDOW_S, audience_from
 from adserver.catalog import Catalog
 from adserver.impressions import ImpressionStore
 from adserver.selection import next_ad
-from lambdas.observations import ObservationReader
 
 # Frequency caps look back at most this far; longer caps are clipped to it.
 PLAY_HISTORY_MS = 24 * 3600 * 1000
-# A camera at a few frames per second fits easily in one page over a 10 s window.
-WINDOW_PAGE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -40,32 +37,21 @@ def etag_of(body: dict[str, Any]) -> str:
     return f'"{digest[:32]}"'
 
 
-def recent_observations(
-    reader: ObservationReader, store: str, cameras: Sequence[str], since_ms: int
-) -> list[dict[str, Any]]:
-    """The observation records of a display's cameras captured after ``since_ms``."""
-    records: list[dict[str, Any]] = []
-    for camera in cameras:
-        for observation in reader.query(store, camera, since_ms, limit=WINDOW_PAGE_LIMIT):
-            records.append(observation.to_dict())
-    return records
-
-
 def decide_next_ad(
     display: str,
     store: str,
-    cameras: Sequence[str],
-    observations: ObservationReader,
+    observations: Iterable[Mapping[str, Any]],
     impressions: ImpressionStore,
     catalog: Catalog,
     now_ms: int,
     window_s: float = DEFAULT_WINDOW_S,
 ) -> NextAdAnswer:
-    """Choose what ``display`` (in ``store``, watched by ``cameras``) shows next."""
-    since_ms = now_ms - int(window_s * 1000) - 1
-    audience = audience_from(
-        recent_observations(observations, store, cameras, since_ms), now_ms, window_s
-    )
+    """Choose what ``display`` in ``store`` shows next.
+
+    ``observations`` are the records of the display's cameras; those outside the
+    window are ignored, so the caller may pass a little more than the window.
+    """
+    audience = audience_from(observations, now_ms, window_s)
     plays = impressions.recent_plays(store, display, now_ms - PLAY_HISTORY_MS)
     last_play_ms = max((play.started_at_ms for play in plays), default=0)
     rng = random.Random(f"{display}|{audience.bucket}|{last_play_ms}|{len(plays)}")

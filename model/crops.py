@@ -54,13 +54,17 @@ def _cache_path(images: list[LabelledImage], cache_dir: Path) -> Path:
     return cache_dir / f"crops-{key}.npz"
 
 
-def build_crops(images: list[LabelledImage], cache_dir: Path, workers: int | None = None) -> CropSet:
+def build_crops(
+    images: list[LabelledImage], cache_dir: Path, workers: int | None = None
+) -> CropSet:
     """Crops for these images, from the cache when it holds exactly this list."""
     path = _cache_path(images, cache_dir)
     if path.exists():
         with np.load(path) as cached:
-            return CropSet(**{k: cached[k] for k in cached.files if k != "n_images"},
-                           n_images=int(cached["n_images"]))
+            return CropSet(
+                **{k: cached[k] for k in cached.files if k != "n_images"},
+                n_images=int(cached["n_images"]),
+            )
     workers = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(workers) as pool:
         results = []
@@ -70,7 +74,8 @@ def build_crops(images: list[LabelledImage], cache_dir: Path, workers: int | Non
                 print(f"  cropped {done}/{len(images)}", file=sys.stderr, flush=True)
     found = [i for i, crop in enumerate(results) if crop is not None]
     crop_set = CropSet(
-        crops=np.stack([results[i] for i in found]) if found
+        crops=np.stack([results[i] for i in found])
+        if found
         else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8),
         ages=np.array([images[i].age for i in found], np.int32),
         genders=np.array([images[i].gender for i in found], np.int32),

@@ -28,7 +28,11 @@ class LabelledImage:
     @property
     def split(self) -> str:
         digest = hashlib.sha1(self.path.name.encode()).digest()
-        return "validation" if int.from_bytes(digest[:4], "big") % 100 < VALIDATION_PERCENT else "train"
+        return (
+            "validation"
+            if int.from_bytes(digest[:4], "big") % 100 < VALIDATION_PERCENT
+            else "train"
+        )
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,10 @@ def parse_name(name: str) -> tuple[int, int, int]:
     fields = name.split("_")
     if len(fields) < 4:
         raise ValueError(f"expected age_gender_race_date, found {len(fields)} fields")
-    age, gender, race = _int_field(fields[0], "age"), _int_field(fields[1], "gender"), _int_field(
-        fields[2], "race"
+    age, gender, race = (
+        _int_field(fields[0], "age"),
+        _int_field(fields[1], "gender"),
+        _int_field(fields[2], "race"),
     )
     _check_labels(age, gender)
     if not 0 <= race <= 4:
@@ -93,7 +99,10 @@ def load_csv(csv_path: Path) -> LoadResult:
             try:
                 if len(row) < 3:
                     raise ValueError(f"expected path,age,gender, found {len(row)} fields")
-                age, gender = _int_field(row[1].strip(), "age"), _int_field(row[2].strip(), "gender")
+                age, gender = (
+                    _int_field(row[1].strip(), "age"),
+                    _int_field(row[2].strip(), "gender"),
+                )
                 _check_labels(age, gender)
             except ValueError as exc:
                 skipped.append((label, str(exc)))

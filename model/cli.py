@@ -44,6 +44,51 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from model.dataset import load_dataset
+    from model.evaluate import run_serving_path, summarise, write_plots
+    from model.predictor import load_predictor
+
+    loaded = load_dataset(args.data)
+    images = [i for i in loaded.images if args.split == "all" or i.split == args.split]
+    if args.limit:
+        images = images[:: max(1, len(images) // args.limit)][: args.limit]
+    if not images:
+        raise ValueError(f"no labelled images in {args.data} (split {args.split})")
+    predictor = load_predictor(args.model) if args.model else load_predictor()
+    outcomes = run_serving_path(predictor, images)
+    report = summarise(outcomes, predictor.model_version)
+    report["skipped_names"] = len(loaded.skipped)
+    report["split"] = args.split
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.plots:
+        write_plots(outcomes, report, args.plots)
+    print(
+        f"{report['n_faces_found']}/{report['n_images']} faces found, "
+        f"gender accuracy {report['gender_accuracy']}, age MAE {report['age_mae']}, "
+        f"{report['ms_per_face_median']} ms/face"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from model.export import export_tflite
+
+    print(export_tflite(args.keras, args.out, quantize=args.quantize))
+    return 0
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from model.samples import sample_photos
+
+    photos = sample_photos()
+    if not photos:
+        raise FileNotFoundError("no sample photos: install matplotlib or scikit-image")
+    print(" ".join(str(p) for p in photos))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -56,6 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--width", type=int, default=32, help="channels of the first stage")
     train.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     train.set_defaults(run=_train)
+
+    evaluate = verbs.add_parser("evaluate", help="accuracy through the full serving path")
+    evaluate.add_argument("--data", type=Path, required=True, help="labelled image folder or CSV")
+    evaluate.add_argument("--json", type=Path, required=True, help="where to write the report")
+    evaluate.add_argument(
+        "--split",
+        choices=("all", "train", "validation"),
+        default="all",
+        help="which side of the deterministic split to evaluate (default: every image)",
+    )
+    evaluate.add_argument("--limit", type=int, help="an evenly spaced sample of this many images")
+    evaluate.add_argument("--model", type=Path, help="a .tflite model (default: the shipped one)")
+    evaluate.add_argument("--plots", type=Path, help="folder for the model card's figures")
+    evaluate.set_defaults(run=_evaluate)
+
+    export = verbs.add_parser("export", help="convert a trained .keras model to LiteRT")
+    export.add_argument("--keras", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--quantize", action="store_true", help="int8 weights")
+    export.set_defaults(run=_export)
+
+    samples = verbs.add_parser("samples", help="paths of face photos shipped in dependencies")
+    samples.set_defaults(run=_samples)
 
     predict = verbs.add_parser("predict", help="faces, ages and genders in images")
     predict.add_argument("images", nargs="+", metavar="IMAGE")

@@ -181,25 +181,53 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
     return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
+def square_tiles(width: int, height: int) -> list[tuple[int, int, int]]:
+    """Overlapping square tiles (x, y, side) covering a frame; one tile if it is square.
+
+    The full-range model sees a 192-pixel letterbox of its input, so on a whole
+    1280x720 frame a face 80 pixels wide shrinks to 12 and is lost. Square tiles
+    of the short side keep it at 21. Adjacent tiles overlap, so any face narrower
+    than the overlap lies whole inside one tile.
+    """
+    side, long_side = min(width, height), max(width, height)
+    count = 1 if long_side == side else -(-long_side // side) + 1
+    starts = np.linspace(0, long_side - side, count).round().astype(int)
+    if width >= height:
+        return [(int(start), 0, side) for start in starts]
+    return [(0, int(start), side) for start in starts]
+
+
+def _shifted(detection: Detection, dx: int, dy: int) -> Detection:
+    x, y, w, h = detection.box
+    return Detection(
+        (x + dx, y + dy, w, h),
+        detection.score,
+        detection.keypoints + np.array([dx, dy], np.float32),
+    )
+
+
 class FaceFinder:
     """Both BlazeFace ranges over one frame, merged.
 
-    The short-range model finds faces that fill much of the frame (close-ups,
-    the training chips); the full-range one finds faces a few metres from the
-    camera. A face both see is kept once, with the higher score.
+    The short-range model, on the whole frame, finds faces that fill much of it
+    (close-ups, the training chips); the full-range one, on square tiles, finds
+    faces a few metres from the camera. A face both see is kept once, with the
+    higher score.
     """
 
-    def __init__(self, detectors: tuple[FaceDetector, ...]) -> None:
-        self.detectors = detectors
+    def __init__(self, short_range: FaceDetector, full_range: FaceDetector) -> None:
+        self.short_range = short_range
+        self.full_range = full_range
 
     def find(self, rgb: np.ndarray, iou_threshold: float = 0.3) -> list[Detection]:
         """All faces in an RGB frame, best score first."""
-        candidates = sorted(
-            (d for detector in self.detectors for d in detector.detect(rgb)),
-            key=lambda d: -d.score,
-        )
+        height, width = rgb.shape[:2]
+        candidates = self.short_range.detect(rgb)
+        for x, y, side in square_tiles(width, height):
+            tile = rgb[y : y + side, x : x + side]
+            candidates += [_shifted(d, x, y) for d in self.full_range.detect(tile)]
         kept: list[Detection] = []
-        for candidate in candidates:
+        for candidate in sorted(candidates, key=lambda d: -d.score):
             if all(_iou(candidate.box, k.box) <= iou_threshold for k in kept):
                 kept.append(candidate)
         return kept
@@ -208,4 +236,4 @@ class FaceFinder:
 @cache
 def load_face_finder(num_threads: int = 1) -> FaceFinder:
     """The process-wide face finder; its models load once, on first use."""
-    return FaceFinder((load_detector("short", num_threads), load_detector("full", num_threads)))
+    return FaceFinder(load_detector("short", num_threads), load_detector("full", num_threads))

@@ -73,9 +73,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from model.export import export_tflite
+    from model.export import export_tflite, write_serving_card
 
     print(export_tflite(args.keras, args.out, quantize=args.quantize))
+    print(write_serving_card(args.out, args.version, args.test_time_flip))
     return 0
 
 
@@ -119,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = verbs.add_parser("export", help="convert a trained .keras model to LiteRT")
     export.add_argument("--keras", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--version", required=True, help="model_version written beside it")
     export.add_argument("--quantize", action="store_true", help="int8 weights")
+    export.add_argument(
+        "--test-time-flip", action="store_true", help="serve the mean over the mirrored crop too"
+    )
     export.set_defaults(run=_export)
 
     samples = verbs.add_parser("samples", help="paths of face photos shipped in dependencies")

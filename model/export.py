@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from model.align import CROP_SIZE
+from model.align import CROP_SCALE, CROP_SIZE
+
+
+def write_serving_card(tflite_path: Path, model_version: str, test_time_flip: bool) -> Path:
+    """The JSON beside the model that the predictor reads: version and serving options."""
+    card = tflite_path.with_suffix(".json")
+    card.write_text(
+        json.dumps(
+            {
+                "model_version": model_version,
+                "crop_size": CROP_SIZE,
+                "crop_scale": CROP_SCALE,
+                "test_time_flip": test_time_flip,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return card
 
 
 def export_tflite(keras_path: Path, out_path: Path, quantize: bool = False) -> Path:

@@ -51,11 +51,6 @@ def _targets(crops: CropSet, classes: int) -> dict[str, np.ndarray]:
 
 def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Path:
     """Train and save ``out/model.keras``; returns its path."""
-    import keras  # deferred: importing TensorFlow costs seconds the CLI's other verbs never pay
-
-    from model.network import AGE_CLASSES, build_model, build_training_model
-
-    keras.utils.set_random_seed(config.seed)
     loaded = load_dataset(data)
     print(f"{len(loaded.images)} labelled images, {len(loaded.skipped)} skipped (malformed names)")
     for name, why in loaded.skipped[:10]:
@@ -66,6 +61,12 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
         splits[split] = build_crops(images, cache_dir)
         missed = splits[split].n_images - len(splits[split].crops)
         print(f"{split}: {splits[split].n_images} images, no face found in {missed}")
+
+    import keras  # deferred: importing TensorFlow costs seconds the CLI's other verbs never pay
+
+    from model.network import AGE_CLASSES, build_model, build_training_model
+
+    keras.utils.set_random_seed(config.seed)
 
     network = build_model(width=config.width, dropout=config.dropout)
     model = build_training_model(network)

@@ -73,10 +73,9 @@ def build_crops(
             if done % 1000 == 0 or done == len(images):
                 print(f"  cropped {done}/{len(images)}", file=sys.stderr, flush=True)
     found = [i for i, crop in enumerate(results) if crop is not None]
+    crops = [crop for crop in results if crop is not None]
     crop_set = CropSet(
-        crops=np.stack([results[i] for i in found])
-        if found
-        else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8),
+        crops=np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8),
         ages=np.array([images[i].age for i in found], np.int32),
         genders=np.array([images[i].gender for i in found], np.int32),
         races=np.array([images[i].race for i in found], np.int32),

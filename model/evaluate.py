@@ -29,13 +29,40 @@ CALIBRATION_BINS = 10
 
 
 @dataclass(frozen=True)
+class Prediction:
+    """The network's answer for one face, and how long the network alone took."""
+
+    age: float
+    p_female: float
+    model_ms: float
+
+    @property
+    def female(self) -> bool:
+        return self.p_female >= 0.5
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What the serving path said about one labelled image (None: no face found)."""
+    """What the serving path said about one labelled image (no prediction: no face found)."""
 
     image: LabelledImage
-    age: float | None = None
-    p_female: float | None = None
-    model_ms: float | None = None
+    prediction: Prediction | None = None
+
+
+Found = list[tuple[LabelledImage, Prediction]]
+
+
+def faces_found(outcomes: Sequence[Outcome]) -> Found:
+    """The images where a face was found, with their predictions."""
+    return [(o.image, o.prediction) for o in outcomes if o.prediction is not None]
+
+
+def gender_hits(found: Found) -> list[bool]:
+    return [p.female == bool(image.gender) for image, p in found]
+
+
+def age_errors(found: Found) -> list[float]:
+    return [abs(p.age - image.age) for image, p in found]
 
 
 def run_serving_path(predictor: Predictor, images: Sequence[LabelledImage]) -> list[Outcome]:
@@ -55,26 +82,24 @@ def run_serving_path(predictor: Predictor, images: Sequence[LabelledImage]) -> l
         started = time.perf_counter()
         ages, female = predictor.predict_crops(crop)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        outcomes.append(Outcome(image, float(ages[0]), float(female[0]), elapsed_ms))
+        outcomes.append(Outcome(image, Prediction(float(ages[0]), float(female[0]), elapsed_ms)))
     return outcomes
 
 
-def _group_metrics(found: list[Outcome]) -> dict[str, Any]:
+def _group_metrics(found: Found) -> dict[str, Any]:
     if not found:
         return {"n": 0, "gender_accuracy": None, "age_mae": None}
-    correct = [(o.p_female >= 0.5) == bool(o.image.gender) for o in found if o.p_female is not None]
-    errors = [abs(o.age - o.image.age) for o in found if o.age is not None]
     return {
         "n": len(found),
-        "gender_accuracy": round(float(np.mean(correct)), 4),
-        "age_mae": round(float(np.mean(errors)), 3),
+        "gender_accuracy": round(float(np.mean(gender_hits(found))), 4),
+        "age_mae": round(float(np.mean(age_errors(found))), 3),
     }
 
 
-def calibration(found: list[Outcome]) -> dict[str, Any]:
+def calibration(found: Found) -> dict[str, Any]:
     """Reliability of ``gender_confidence``: per confidence bin, how often it was right."""
-    confidence = np.array([max(o.p_female, 1 - o.p_female) for o in found])  # type: ignore[type-var]
-    correct = np.array([(o.p_female >= 0.5) == bool(o.image.gender) for o in found])  # type: ignore[operator]
+    confidence = np.array([max(p.p_female, 1 - p.p_female) for _, p in found])
+    correct = np.array(gender_hits(found))
     edges = np.linspace(0.5, 1.0, CALIBRATION_BINS // 2 + 1)
     bins, ece = [], 0.0
     for low, high in itertools.pairwise(edges):
@@ -96,19 +121,19 @@ def calibration(found: list[Outcome]) -> dict[str, Any]:
 
 def summarise(outcomes: list[Outcome], model_version: str) -> dict[str, Any]:
     """The evaluation JSON: overall, per ethnicity group, per age band, calibration."""
-    found = [o for o in outcomes if o.age is not None]
+    found = faces_found(outcomes)
     overall = _group_metrics(found)
-    by_race: dict[int, list[Outcome]] = defaultdict(list)
-    by_band: dict[str, list[Outcome]] = defaultdict(list)
-    for outcome in found:
-        by_race[outcome.image.race].append(outcome)
-        by_band[age_band(outcome.image.age)].append(outcome)
+    by_race: dict[int, Found] = defaultdict(list)
+    by_band: dict[str, Found] = defaultdict(list)
+    for image, prediction in found:
+        by_race[image.race].append((image, prediction))
+        by_band[age_band(image.age)].append((image, prediction))
     per_race = {str(race): _group_metrics(by_race[race]) for race in sorted(by_race)}
     race_accuracies = [m["gender_accuracy"] for m in per_race.values() if m["n"] >= 50]
-    band_hits = [age_band(o.age) == age_band(o.image.age) for o in found if o.age is not None]
-    confusion = np.zeros((2, 2), int)  # rows: true male/female, columns: predicted
-    for o in found:
-        confusion[o.image.gender, int(o.p_female >= 0.5)] += 1  # type: ignore[operator]
+    band_hits = [age_band(p.age) == age_band(image.age) for image, p in found]
+    confusion = [[0, 0], [0, 0]]  # rows: true male/female, columns: predicted
+    for image, prediction in found:
+        confusion[image.gender][int(prediction.female)] += 1
     return {
         "n_images": len(outcomes),
         "n_faces_found": len(found),
@@ -122,12 +147,10 @@ def summarise(outcomes: list[Outcome], model_version: str) -> dict[str, Any]:
             round(max(race_accuracies) - min(race_accuracies), 4) if race_accuracies else None
         ),
         "per_age_band": {b: _group_metrics(by_band[b]) for b in BAND_NAMES if b in by_band},
-        "gender_confusion": {"rows_true": ["male", "female"], "matrix": confusion.tolist()},
+        "gender_confusion": {"rows_true": ["male", "female"], "matrix": confusion},
         "gender_calibration": calibration(found) if found else None,
         "ms_per_face_median": (
-            round(statistics.median(o.model_ms for o in found if o.model_ms is not None), 3)
-            if found
-            else None
+            round(statistics.median(p.model_ms for _, p in found), 3) if found else None
         ),
         "model_version": model_version,
     }
@@ -196,13 +219,13 @@ def write_plots(outcomes: list[Outcome], report: dict[str, Any], folder: Path) -
     figure, axis = plt.subplots(figsize=(9, 4))
     grid = np.full((len(races), len(BAND_NAMES)), np.nan)
     cells: dict[tuple[int, int], list[bool]] = defaultdict(list)
-    for o in outcomes:
-        if o.p_female is not None and str(o.image.race) in races:
-            key = (races.index(str(o.image.race)), BAND_NAMES.index(age_band(o.image.age)))
-            cells[key].append((o.p_female >= 0.5) == bool(o.image.gender))
+    for image, prediction in faces_found(outcomes):
+        if str(image.race) in races:
+            key = (races.index(str(image.race)), BAND_NAMES.index(age_band(image.age)))
+            cells[key].append(prediction.female == bool(image.gender))
     for (row, column), hits in cells.items():
         grid[row, column] = np.mean(hits)
-    image = axis.imshow(grid, cmap="RdYlGn", vmin=0.6, vmax=1.0)
+    heatmap = axis.imshow(grid, cmap="RdYlGn", vmin=0.6, vmax=1.0)
     for (row, column), hits in cells.items():
         axis.text(
             column,
@@ -219,7 +242,7 @@ def write_plots(outcomes: list[Outcome], report: dict[str, Any], folder: Path) -
         yticklabels=names,
         title="Gender accuracy by ethnicity group x age band",
     )
-    figure.colorbar(image)
+    figure.colorbar(heatmap)
     figure.tight_layout()
     fairness = folder / "fairness.png"
     figure.savefig(fairness, dpi=80)

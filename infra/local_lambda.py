@@ -4,6 +4,8 @@ dotted path (as in template.yaml) and a context object with the runtime's attrib
 from __future__ import annotations
 
 import importlib
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -53,3 +55,16 @@ def import_handler(dotted_path: str) -> Handler:
     if not callable(handler):
         raise ValueError(f"{dotted_path} is not a function")
     return handler
+
+
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this process when the process that started it is gone (e.g. a killed stack),
+    so a local worker or server never outlives the moto server it talks to."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

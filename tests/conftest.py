@@ -1,10 +1,12 @@
-"""Shared fixtures: fake AWS credentials -> moto -> bucket / table / queue, plus sample images."""
+"""Shared test fixtures: data beside the project or inside dependencies, and the moto chain
+(fake credentials -> mock_aws -> bucket / table) for the pipeline tests."""
 
 from __future__ import annotations
 
 import io
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,7 +15,27 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+ROOT = Path(__file__).resolve().parents[1]
+UTKFACE = ROOT.parent / "shared" / "datasets" / "utkface"
 REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def utkface() -> Path:
+    """The shared UTKFace folder (present in CI beside the clone)."""
+    if not UTKFACE.is_dir():
+        pytest.skip(f"shared dataset not found at {UTKFACE}")
+    return UTKFACE
+
+
+@pytest.fixture(scope="session")
+def sample_photos() -> list[np.ndarray]:
+    """Real face photographs shipped inside matplotlib and scikit-image, as RGB arrays."""
+    from model.samples import sample_photos
+
+    photos = sample_photos()
+    assert len(photos) == 2, "matplotlib and scikit-image must both be installed"
+    return [np.asarray(Image.open(p).convert("RGB")) for p in photos]
 
 
 @pytest.fixture

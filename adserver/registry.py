@@ -1,0 +1,102 @@
+"""Who may call the API (tokens) and what each display is (its store and cameras).
+
+Tokens are stored only as SHA-256 digests: the registry table can be read without exposing a
+usable credential. The local stack seeds it; in AWS an operator provisions it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["operator", "display", "camera"]
+ROLES: tuple[Role, ...] = ("operator", "display", "camera")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller a token stands for.
+
+    ``subject`` is the display id for a display, "{store}/{camera}" for a camera and a name
+    for an operator; ``store`` is the store a display or camera belongs to.
+    """
+
+    role: Role
+    subject: str
+    store: str | None = None
+
+
+@dataclass(frozen=True)
+class Display:
+    """A screen in a store and the cameras that watch its audience ("{store}/{camera}")."""
+
+    display_id: str
+    store: str
+    cameras: tuple[str, ...]
+
+
+class Registry(Protocol):
+    def principal_for_token(self, token: str) -> Principal | None: ...
+
+    def display(self, display_id: str) -> Display | None: ...
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DynamoDBRegistry:
+    """The registry table from template.yaml (partition key ``pk``)."""
+
+    def __init__(self, table: Any) -> None:
+        """``table`` is a boto3 ``dynamodb.Table`` resource."""
+        self._table = table
+
+    def principal_for_token(self, token: str) -> Principal | None:
+        item = self._table.get_item(Key={"pk": f"token#{token_digest(token)}"}).get("Item")
+        if item is None or item.get("role") not in ROLES:
+            return None
+        return Principal(role=item["role"], subject=item["subject"], store=item.get("store"))
+
+    def display(self, display_id: str) -> Display | None:
+        item = self._table.get_item(Key={"pk": f"display#{display_id}"}).get("Item")
+        if item is None:
+            return None
+        return Display(display_id, store=item["store"], cameras=tuple(item.get("cameras", [])))
+
+    def add_token(self, token: str, principal: Principal) -> None:
+        item = {"pk": f"token#{token_digest(token)}", "role": principal.role}
+        item["subject"] = principal.subject
+        if principal.store is not None:
+            item["store"] = principal.store
+        self._table.put_item(Item=item)
+
+    def add_display(self, display: Display) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"display#{display.display_id}",
+                "store": display.store,
+                "cameras": list(display.cameras),
+            }
+        )
+
+
+@dataclass
+class InMemoryRegistry:
+    """The same lookups over dicts, for unit tests."""
+
+    principals: dict[str, Principal] = field(default_factory=dict)  # by token digest
+    displays: dict[str, Display] = field(default_factory=dict)
+
+    def principal_for_token(self, token: str) -> Principal | None:
+        return self.principals.get(token_digest(token))
+
+    def display(self, display_id: str) -> Display | None:
+        return self.displays.get(display_id)
+
+    def add_token(self, token: str, principal: Principal) -> None:
+        self.principals[token_digest(token)] = principal
+
+    def add_display(self, display: Display) -> None:
+        self.displays[display.display_id] = display

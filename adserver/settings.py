@@ -1,0 +1,26 @@
+"""The ad server's configuration, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+
+class AdServerSettings(BaseModel):
+    """Everything the ad server reads from its environment (see template.yaml), validated."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    observations_table: str = Field(alias="OBSERVATIONS_TABLE", min_length=3)
+    registry_table: str = Field(alias="REGISTRY_TABLE", min_length=3)
+    frames_bucket: str = Field(alias="FRAMES_BUCKET", min_length=3)
+    # "The audience in front of a display" = faces its cameras saw in this many seconds.
+    audience_window_s: PositiveInt = Field(10, alias="AUDIENCE_WINDOW_S")
+    observations_page_limit: PositiveInt = Field(100, alias="OBSERVATIONS_PAGE_LIMIT", le=1000)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> AdServerSettings:
+        """Read the settings; a missing or malformed variable raises pydantic's ValidationError."""
+        return cls.model_validate(dict(os.environ if environ is None else environ))

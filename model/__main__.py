@@ -1,0 +1,5 @@
+"""``python -m model``: see model.cli."""
+
+from model.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Command line: train, evaluate, export and predict.
+
+    python -m model train --data DIR --out DIR [--epochs N]
+    python -m model evaluate --data DIR --json OUT
+    python -m model predict IMAGE...
+
+Errors print one line on stderr and exit non-zero; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from model.images import ImageRejected
+
+DEFAULT_CACHE = Path(".cache")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from model.train import TrainingConfig, train
+
+    config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, width=args.width)
+    train(args.data, args.out, config, args.cache)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from model.images import read_image
+    from model.predictor import load_predictor
+
+    predictor = load_predictor()
+    failures = 0
+    for image in args.images:
+        try:
+            faces = predictor.predict(read_image(image))
+        except ImageRejected as exc:
+            print(f"error: {image}: {exc.reason}", file=sys.stderr)
+            failures += 1
+            continue
+        print(json.dumps({"image": image, "faces": [face.to_dict() for face in faces]}))
+    return 1 if failures else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from model.dataset import load_dataset
+    from model.evaluate import run_serving_path, summarise, write_plots
+    from model.predictor import load_predictor
+
+    loaded = load_dataset(args.data)
+    images = [i for i in loaded.images if args.split == "all" or i.split == args.split]
+    if args.limit:
+        images = images[:: max(1, len(images) // args.limit)][: args.limit]
+    if not images:
+        raise ValueError(f"no labelled images in {args.data} (split {args.split})")
+    predictor = load_predictor(args.model) if args.model else load_predictor()
+    outcomes = run_serving_path(predictor, images)
+    report = summarise(outcomes, predictor.model_version)
+    report["skipped_names"] = len(loaded.skipped)
+    report["split"] = args.split
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.plots:
+        write_plots(outcomes, report, args.plots)
+    print(
+        f"{report['n_faces_found']}/{report['n_images']} faces found, "
+        f"gender accuracy {report['gender_accuracy']}, age MAE {report['age_mae']}, "
+        f"{report['ms_per_face_median']} ms/face"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from model.export import export_tflite, write_serving_card
+
+    print(export_tflite(args.keras, args.out, quantize=args.quantize))
+    print(write_serving_card(args.out, args.version, args.test_time_flip))
+    return 0
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from model.samples import sample_photos
+
+    photos = sample_photos()
+    if not photos:
+        raise FileNotFoundError("no sample photos: install matplotlib or scikit-image")
+    print(" ".join(str(p) for p in photos))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    train = verbs.add_parser("train", help="train the age/gender network")
+    train.add_argument("--data", type=Path, required=True, help="labelled image folder or CSV")
+    train.add_argument("--out", type=Path, required=True, help="run folder for checkpoints")
+    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--width", type=int, default=32, help="channels of the first stage")
+    train.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    train.set_defaults(run=_train)
+
+    evaluate = verbs.add_parser("evaluate", help="accuracy through the full serving path")
+    evaluate.add_argument("--data", type=Path, required=True, help="labelled image folder or CSV")
+    evaluate.add_argument("--json", type=Path, required=True, help="where to write the report")
+    evaluate.add_argument(
+        "--split",
+        choices=("all", "train", "validation"),
+        default="all",
+        help="which side of the deterministic split to evaluate (default: every image)",
+    )
+    evaluate.add_argument("--limit", type=int, help="an evenly spaced sample of this many images")
+    evaluate.add_argument("--model", type=Path, help="a .tflite model (default: the shipped one)")
+    evaluate.add_argument("--plots", type=Path, help="folder for the model card's figures")
+    evaluate.set_defaults(run=_evaluate)
+
+    export = verbs.add_parser("export", help="convert a trained .keras model to LiteRT")
+    export.add_argument("--keras", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--version", required=True, help="model_version written beside it")
+    export.add_argument("--quantize", action="store_true", help="int8 weights")
+    export.add_argument(
+        "--test-time-flip", action="store_true", help="serve the mean over the mirrored crop too"
+    )
+    export.set_defaults(run=_export)
+
+    samples = verbs.add_parser("samples", help="paths of face photos shipped in dependencies")
+    samples.set_defaults(run=_samples)
+
+    predict = verbs.add_parser("predict", help="faces, ages and genders in images")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.set_defaults(run=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,122 @@
+"""The serving predictor: frame in, faces with age and gender out. No TensorFlow here.
+
+Everything downstream (the inference Lambda, the GPU worker, the CLI) calls
+``load_predictor().predict(rgb)``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from model.align import align_face
+from model.bands import GENDERS, age_band
+from model.detect import FaceFinder, load_face_finder
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+DEFAULT_MODEL = ARTIFACTS / "age_gender.tflite"
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in a frame. ``box`` is (x, y, w, h) in frame pixels."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    age: float
+    age_band: str
+    gender: str
+    gender_confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        face = asdict(self)
+        face["box"] = list(self.box)
+        return face
+
+
+class AgeGenderModel:
+    """The exported LiteRT network: aligned crops in, ages and P(female) out."""
+
+    def __init__(self, path: Path, num_threads: int = 1) -> None:
+        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        # The signature runner resizes the batch dimension to each call's crop count.
+        self._runner = interpreter.get_signature_runner("serve")
+
+    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ages in years and probabilities of female for a batch of uint8 crops."""
+        result = self._runner(face=crops.astype(np.float32))
+        return result["age"][:, 0], result["gender"][:, 0]
+
+
+class Predictor:
+    """Find every face in a frame, align it, and predict its age and gender."""
+
+    def __init__(
+        self,
+        finder: FaceFinder,
+        model: AgeGenderModel,
+        model_version: str,
+        test_time_flip: bool = False,
+    ) -> None:
+        self.finder = finder
+        self.model = model
+        self.model_version = model_version
+        self.test_time_flip = test_time_flip
+
+    def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ages and P(female) for aligned crops, averaging over a mirror image if enabled."""
+        if not self.test_time_flip:
+            return self.model.predict(crops)
+        ages, female = self.model.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+        n = len(crops)
+        return (ages[:n] + ages[n:]) / 2, (female[:n] + female[n:]) / 2
+
+    def predict(self, rgb: np.ndarray) -> list[Face]:
+        """All faces in an RGB uint8 frame, best detection score first."""
+        detections = self.finder.find(rgb)
+        if not detections:
+            return []
+        crops = np.stack([align_face(rgb, d) for d in detections])
+        ages, female = self.predict_crops(crops)
+        height, width = rgb.shape[:2]
+        faces = []
+        for detection, age, p_female in zip(detections, ages, female, strict=True):
+            x, y, w, h = detection.box
+            left, top = max(0, round(x)), max(0, round(y))
+            right, bottom = min(width, round(x + w)), min(height, round(y + h))
+            is_female = bool(p_female >= 0.5)
+            years = float(max(0.0, age))
+            faces.append(
+                Face(
+                    box=(left, top, right - left, bottom - top),
+                    score=round(detection.score, 4),
+                    age=round(years, 1),
+                    age_band=age_band(years),
+                    gender=GENDERS[int(is_female)],
+                    gender_confidence=round(float(p_female if is_female else 1 - p_female), 4),
+                )
+            )
+        return faces
+
+
+@cache
+def load_predictor(model_path: Path = DEFAULT_MODEL, num_threads: int = 1) -> Predictor:
+    """The process-wide predictor; the detector and network load once, on first use.
+
+    The model's version and serving options come from the JSON card beside it.
+    """
+    if not model_path.exists():
+        raise FileNotFoundError(f"no age/gender model at {model_path}")
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    return Predictor(
+        load_face_finder(num_threads),
+        AgeGenderModel(model_path, num_threads),
+        model_version=card["model_version"],
+        test_time_flip=card.get("test_time_flip", False),
+    )

@@ -1,25 +1,44 @@
 """The ad server's HTTP API: one Powertools resolver for the Lambda and the local server.
 
-``create_app`` takes everything the routes touch (stores, registry, clock, settings) so tests
-and the local stack inject their own; more routes join through ``extra_routes``.
+``create_app`` takes everything the routes touch (stores, registry, catalog, clock, settings)
+so tests and the local stack inject their own; more routes join through ``extra_routes``.
+Each route checks the caller, hands the request to a domain function and formats the answer.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 
-from adserver.auth import authenticate, require_display, require_operator
-from adserver.next_ad import NextAdPolicy, interim_next_ad
-from adserver.registry import Principal, Registry
+from adserver.auth import authenticate, require_camera, require_display, require_operator
+from adserver.catalog import Catalog, seed_catalog
+from adserver.decisions import decide_next_ad
+from adserver.impressions import (
+    ImpressionRejected,
+    ImpressionStore,
+    InMemoryImpressionStore,
+    impression_from_request,
+)
+from adserver.registry import Display, Principal, Registry
+from adserver.reports import ReportRangeError, build_report, render_png, report_range
 from adserver.settings import AdServerSettings
-from lambdas.observations import Observation, ObservationReader
+from adserver.uploads import UploadRefused, frame_upload_url
+from lambdas.observations import MAX_PAGE_LIMIT, Observation, ObservationReader
+
+PACKAGE_DIR = Path(__file__).parent
+CREATIVE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.svg$")
+# A store report reads at most this many observations per camera (about 14 h at 2 fps).
+REPORT_OBSERVATIONS_PER_CAMERA = 100_000
 
 
 def _now_ms() -> int:
@@ -34,7 +53,11 @@ class AdServerDependencies:
     observations: ObservationReader
     registry: Registry
     clock_ms: Callable[[], int] = _now_ms
-    next_ad: NextAdPolicy = interim_next_ad
+    # The ad catalog as of now (S3CatalogSource.get in production).
+    catalog: Callable[[], Catalog] = seed_catalog
+    impressions: ImpressionStore = field(default_factory=InMemoryImpressionStore)
+    # The S3 client that presigns frame uploads (adserver.uploads.signing_client).
+    frames_signer: Any = None
 
 
 RouteFactory = Callable[[AdServerDependencies], Router]
@@ -43,9 +66,10 @@ RouteFactory = Callable[[AdServerDependencies], Router]
 def create_app(
     deps: AdServerDependencies, extra_routes: Sequence[RouteFactory] = ()
 ) -> APIGatewayHttpResolver:
-    """The resolver with the observations and next-ad routes, plus any ``extra_routes``."""
+    """The resolver with every route of the API, plus any ``extra_routes``."""
     app = APIGatewayHttpResolver()
-    for routes in (observation_routes, display_routes, *extra_routes):
+    defaults = (observation_routes, display_routes, store_routes, camera_routes, page_routes)
+    for routes in (*defaults, *extra_routes):
         app.include_router(routes(deps))
     return app
 
@@ -82,28 +106,195 @@ def observation_routes(deps: AdServerDependencies) -> Router:
 def display_routes(deps: AdServerDependencies) -> Router:
     router = Router()
 
-    @router.get("/v1/displays/<display_id>/next-ad")
-    def next_ad(display_id: str) -> dict[str, Any]:
+    def own_display(display_id: str) -> Display:
         require_display(caller(router, deps), display_id)
         display = deps.registry.display(display_id)
         if display is None:
             raise NotFoundError(f"unknown display {display_id}")
+        return display
+
+    @router.get("/v1/displays/<display_id>/next-ad")
+    def next_ad(display_id: str) -> Response[str]:
+        display = own_display(display_id)
+        now_ms = deps.clock_ms()
         window_s = deps.settings.audience_window_s
-        return deps.next_ad(display, recent_observations(deps, display.cameras, window_s), window_s)
+        recent = camera_observations(deps, display.cameras, now_ms - window_s * 1000 - 1)
+        answer = decide_next_ad(
+            display.display_id,
+            display.store,
+            [observation.to_dict() for observation in recent],
+            deps.impressions,
+            deps.catalog(),
+            now_ms,
+            window_s,
+        )
+        headers = {
+            "ETag": answer.etag,
+            "Cache-Control": f"private, max-age={deps.settings.next_ad_max_age_s}",
+        }
+        if etag_matches(router.current_event.headers.get("if-none-match"), answer.etag):
+            return Response(304, headers=headers, body="")
+        return Response(200, content_types.APPLICATION_JSON, json.dumps(answer.body), headers)
+
+    @router.post("/v1/displays/<display_id>/impressions")
+    def record_impression(display_id: str) -> Response[str]:
+        display = own_display(display_id)
+        try:
+            impression = impression_from_request(
+                json_body(router),
+                display.store,
+                display.display_id,
+                deps.catalog(),
+                deps.clock_ms(),
+            )
+        except ImpressionRejected as rejected:
+            raise BadRequestError(rejected.reason) from None
+        deps.impressions.put(impression)
+        return Response(201, content_types.APPLICATION_JSON, json.dumps(asdict(impression)))
 
     return router
 
 
-def recent_observations(
-    deps: AdServerDependencies, cameras: Sequence[str], window_s: int
+def store_routes(deps: AdServerDependencies) -> Router:
+    router = Router()
+
+    @router.get("/v1/stores/<store>/report")
+    def report(store: str) -> Response[Any]:
+        require_operator(caller(router, deps))
+        query = router.current_event.get_query_string_value
+        output = query("format") or "json"
+        if output not in ("json", "png"):
+            raise BadRequestError(f"format: must be json or png, got {output!r}")
+        try:
+            from_ms, to_ms = report_range(query("from"), query("to"))
+        except ReportRangeError as refused:
+            raise BadRequestError(refused.reason) from None
+        cameras = deps.registry.store_cameras(store)
+        if cameras is None:
+            raise NotFoundError(f"unknown store {store}")
+        observations = camera_observations(
+            deps, cameras, from_ms - 1, to_ms, REPORT_OBSERVATIONS_PER_CAMERA
+        )
+        document = build_report(
+            store,
+            from_ms,
+            to_ms,
+            deps.impressions.for_store(store, from_ms, to_ms),
+            [observation.to_dict() for observation in observations],
+            deps.catalog().store(store).time_zone,
+        )
+        if output == "png":
+            return Response(200, "image/png", render_png(document))
+        return Response(200, content_types.APPLICATION_JSON, json.dumps(document))
+
+    return router
+
+
+def camera_routes(deps: AdServerDependencies) -> Router:
+    router = Router()
+
+    @router.post("/v1/stores/<store>/cameras/<camera>/upload-url")
+    def upload_url(store: str, camera: str) -> dict[str, Any]:
+        require_camera(caller(router, deps), store, camera)
+        if f"{store}/{camera}" not in (deps.registry.store_cameras(store) or ()):
+            raise NotFoundError(f"unknown camera {store}/{camera}")
+        body = json_body(router, required=False) or {}
+        if not isinstance(body, dict) or set(body) - {"captured_at_ms"}:
+            raise BadRequestError('body: only {"captured_at_ms": <epoch ms>} is accepted')
+        if deps.frames_signer is None:
+            raise NotFoundError("frame uploads are not configured on this server")
+        try:
+            return frame_upload_url(
+                deps.frames_signer,
+                deps.settings.frames_bucket,
+                store,
+                camera,
+                body.get("captured_at_ms"),
+                deps.clock_ms(),
+                deps.settings.upload_url_expires_s,
+            )
+        except UploadRefused as refused:
+            raise BadRequestError(refused.reason) from None
+
+    return router
+
+
+def page_routes(deps: AdServerDependencies) -> Router:
+    """The player page, the shipped creatives and this API's OpenAPI description."""
+    router = Router()
+
+    @router.get("/display/<display_id>")
+    def player_page(display_id: str) -> Response[str]:
+        if deps.registry.display(display_id) is None:
+            raise NotFoundError(f"unknown display {display_id}")
+        html = package_text("player.html")
+        return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+
+    @router.get("/static/creatives/<name>")
+    def creative(name: str) -> Response[str]:
+        path = PACKAGE_DIR / "static" / "creatives" / name
+        if not CREATIVE_NAME.match(name) or not path.is_file():
+            raise NotFoundError(f"no creative {name}")
+        cache_control = {"Cache-Control": "public, max-age=3600"}
+        return Response(
+            200, "image/svg+xml", package_text(f"static/creatives/{name}"), cache_control
+        )
+
+    @router.get("/openapi.yaml")
+    def openapi() -> Response[str]:
+        return Response(200, "application/yaml", package_text("openapi.yaml"))
+
+    return router
+
+
+@cache
+def package_text(relative: str) -> str:
+    """A text file shipped in the adserver package, read once per process."""
+    return (PACKAGE_DIR / relative).read_text(encoding="utf-8")
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (weak or strong) or is ``*``."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def json_body(router: Router, required: bool = True) -> Any:
+    """The request's JSON body; 400 when it is not JSON (or missing and required)."""
+    raw = router.current_event.decoded_body
+    if not raw:
+        if required:
+            raise BadRequestError("body: a JSON object is required")
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("body: not valid JSON") from None
+
+
+def camera_observations(
+    deps: AdServerDependencies,
+    cameras: Sequence[str],
+    after_ms: int,
+    before_ms: int | None = None,
+    per_camera: int = MAX_PAGE_LIMIT,
 ) -> list[Observation]:
-    """Observations captured by these "{store}/{camera}" cameras in the last ``window_s``."""
-    since_ms = deps.clock_ms() - window_s * 1000
-    recent: list[Observation] = []
+    """Observations of these "{store}/{camera}" cameras captured in (after_ms, before_ms)."""
+    found: list[Observation] = []
     for camera_key in cameras:
         store, _, camera = camera_key.partition("/")
-        recent.extend(deps.observations.query(store, camera, since_ms=since_ms, limit=1000))
-    return recent
+        since_ms, taken = after_ms, 0
+        while taken < per_camera:
+            page = deps.observations.query(store, camera, since_ms=since_ms, limit=MAX_PAGE_LIMIT)
+            page = [o for o in page if before_ms is None or o.captured_at_ms < before_ms]
+            found += page[: per_camera - taken]
+            taken += len(page)
+            if len(page) < MAX_PAGE_LIMIT:
+                break
+            since_ms = page[-1].captured_at_ms
+    return found
 
 
 def _int_query(

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -230,8 +231,9 @@ def load_catalog(text: str | bytes) -> Catalog:
     return parse_catalog(document)
 
 
+@cache
 def seed_catalog() -> Catalog:
-    """The catalog shipped for the demo stores."""
+    """The catalog shipped for the demo stores (read once; catalogs are immutable)."""
     return load_catalog(SEED_CATALOG_PATH.read_bytes())
 
 
@@ -239,7 +241,8 @@ class S3CatalogSource:
     """The catalog as a JSON object in S3, re-read at most every ``max_age_s`` seconds.
 
     A document that fails validation is refused and the last good catalog stays
-    in use, so an operator's typo never takes the displays down.
+    in use, so an operator's typo never takes the displays down. Until a document
+    is uploaded at all, ``fallback`` (the seed catalog, say) is served if given.
     """
 
     def __init__(
@@ -249,8 +252,10 @@ class S3CatalogSource:
         key: str,
         max_age_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        fallback: Catalog | None = None,
     ) -> None:
         self._s3 = s3_client
+        self._fallback = fallback
         self._bucket = bucket
         self._key = key
         self._max_age_s = max_age_s
@@ -282,6 +287,8 @@ class S3CatalogSource:
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             self.last_error = CatalogError([f"(document): cannot read {where}: {code}"])
+            if self._catalog is None and code in ("404", "NoSuchKey", "NoSuchBucket"):
+                self._catalog = self._fallback
             return
         try:
             self._catalog = load_catalog(document)

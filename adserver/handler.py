@@ -12,8 +12,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adserver.api import AdServerDependencies, create_app
+from adserver.catalog import S3CatalogSource, seed_catalog
+from adserver.impressions import DynamoImpressionStore
 from adserver.registry import DynamoDBRegistry
 from adserver.settings import AdServerSettings
+from adserver.uploads import signing_client
 from lambdas.observations import ObservationStore
 
 logger = Logger(service="adserver")
@@ -24,10 +27,20 @@ def get_app() -> APIGatewayHttpResolver:
     """The resolver wired to the real tables, built once per container."""
     settings = AdServerSettings.from_environ()
     dynamodb = boto3.resource("dynamodb")
+    catalog = S3CatalogSource(
+        boto3.client("s3"),
+        settings.catalog_bucket,
+        settings.catalog_key,
+        max_age_s=settings.catalog_max_age_s,
+        fallback=seed_catalog(),
+    )
     deps = AdServerDependencies(
         settings=settings,
         observations=ObservationStore(dynamodb.Table(settings.observations_table)),
         registry=DynamoDBRegistry(dynamodb.Table(settings.registry_table)),
+        catalog=catalog.get,
+        impressions=DynamoImpressionStore(dynamodb.Table(settings.impressions_table)),
+        frames_signer=signing_client(boto3.session.Session().region_name or "us-east-1"),
     )
     return create_app(deps)
 

@@ -41,6 +41,10 @@ class Registry(Protocol):
 
     def display(self, display_id: str) -> Display | None: ...
 
+    def store_cameras(self, store: str) -> tuple[str, ...] | None:
+        """The "{store}/{camera}" cameras of a store's displays; None for an unknown store."""
+        ...
+
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -65,6 +69,12 @@ class DynamoDBRegistry:
             return None
         return Display(display_id, store=item["store"], cameras=tuple(item.get("cameras", [])))
 
+    def store_cameras(self, store: str) -> tuple[str, ...] | None:
+        item = self._table.get_item(Key={"pk": f"store#{store}"}).get("Item")
+        if item is None:
+            return None
+        return tuple(sorted(item.get("cameras", ())))
+
     def add_token(self, token: str, principal: Principal) -> None:
         item = {"pk": f"token#{token_digest(token)}", "role": principal.role}
         item["subject"] = principal.subject
@@ -80,6 +90,15 @@ class DynamoDBRegistry:
                 "cameras": list(display.cameras),
             }
         )
+        # The store item lists every camera of its displays, for store-wide reports.
+        update: dict[str, Any] = {"UpdateExpression": "SET kind = :kind"}
+        values: dict[str, Any] = {":kind": "store"}
+        if display.cameras:
+            update["UpdateExpression"] += " ADD cameras :cameras"
+            values[":cameras"] = set(display.cameras)
+        self._table.update_item(
+            Key={"pk": f"store#{display.store}"}, ExpressionAttributeValues=values, **update
+        )
 
 
 @dataclass
@@ -94,6 +113,12 @@ class InMemoryRegistry:
 
     def display(self, display_id: str) -> Display | None:
         return self.displays.get(display_id)
+
+    def store_cameras(self, store: str) -> tuple[str, ...] | None:
+        displays = [d for d in self.displays.values() if d.store == store]
+        if not displays:
+            return None
+        return tuple(sorted({camera for d in displays for camera in d.cameras}))
 
     def add_token(self, token: str, principal: Principal) -> None:
         self.principals[token_digest(token)] = principal

@@ -181,3 +181,19 @@ def test_check_command_reports_problems(tmp_path: Any, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert err.startswith("error: campaigns[0].creatives[0].kind:")
     assert main(["check", str(SEED_CATALOG_PATH)]) == 0
+
+
+def test_s3_source_serves_the_fallback_until_a_document_is_uploaded(
+    s3: Any, bucket_name: str
+) -> None:
+    # GIVEN no catalog in S3 yet and the seed as fallback
+    clock = FakeClock()
+    fallback = load_catalog(SEED_CATALOG_PATH.read_bytes())
+    source = S3CatalogSource(s3, bucket_name, "catalog.json", clock=clock, fallback=fallback)
+    assert source.get() is fallback
+    # WHEN an operator uploads one THEN it replaces the fallback at the next refresh
+    changed = seed_document()
+    changed["default_creative"]["id"] = "house-sale"
+    s3.put_object(Bucket=bucket_name, Key="catalog.json", Body=json.dumps(changed))
+    clock.now = 10
+    assert source.get().default_creative.id == "house-sale"

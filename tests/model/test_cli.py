@@ -51,8 +51,16 @@ def test_evaluate_writes_the_documented_keys(tmp_path, utkface):
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["n_images"] == 8
     assert report["skipped_names"] == 1
-    for key in ("n_faces_found", "gender_accuracy", "age_mae", "age_band_accuracy", "per_race",
-                "per_age_band", "ms_per_face_median", "model_version"):
+    for key in (
+        "n_faces_found",
+        "gender_accuracy",
+        "age_mae",
+        "age_band_accuracy",
+        "per_race",
+        "per_age_band",
+        "ms_per_face_median",
+        "model_version",
+    ):
         assert key in report
     for group in report["per_race"].values():
         assert set(group) == {"n", "gender_accuracy", "age_mae"}

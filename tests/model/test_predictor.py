@@ -18,7 +18,12 @@ def test_predicts_every_face_of_a_camera_frame_with_consistent_fields(sample_pho
         assert face.gender in ("male", "female")
         assert 0.5 <= face.gender_confidence <= 1.0
         assert set(face.to_dict()) == {
-            "box", "score", "age", "age_band", "gender", "gender_confidence"
+            "box",
+            "score",
+            "age",
+            "age_band",
+            "gender",
+            "gender_confidence",
         }
 
 

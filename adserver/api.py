@@ -263,14 +263,14 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 def json_body(router: Router, required: bool = True) -> Any:
     """The request's JSON body; 400 when it is not JSON (or missing and required)."""
-    raw = router.current_event.decoded_body
-    if not raw:
-        if required:
-            raise BadRequestError("body: a JSON object is required")
-        return None
     try:
+        raw = router.current_event.decoded_body  # decoding may meet bytes that are not UTF-8
+        if not raw:
+            if required:
+                raise BadRequestError("body: a JSON object is required")
+            return None
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise BadRequestError("body: not valid JSON") from None
 
 

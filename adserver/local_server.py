@@ -76,7 +76,10 @@ def http_api_event(
     if lowered.get("cookie"):
         event["cookies"] = [c.strip() for c in lowered["cookie"].split(";")]
     if body:
-        event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+        try:
+            event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+        except UnicodeDecodeError:  # "text" that is not UTF-8 travels base64-encoded
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     return event
 
 
@@ -114,6 +117,13 @@ def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPReq
                 self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _invoke
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY...) goes to the resolver too, as behind
+            # API Gateway's ANY route, instead of http.server's own 501 page.
+            if name.startswith("do_"):
+                return self._invoke
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")

@@ -321,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566, help="moto server port (0: any free)")
     parser.add_argument("--adserver-port", type=int, default=8080, help="0: any free port")
     parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS)
+    parser.add_argument(
+        "--run-dir", type=Path, default=LOCAL_DIR, help="where logs/ and run/ state go"
+    )
     parser.add_argument("--workers", type=int, default=1, help="concurrent inference pollers")
     parser.add_argument(
         "--parameter",
@@ -340,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs_path=args.outputs,
         workers=max(1, args.workers),
         parameters=parameters,
+        run_dir=args.run_dir,
     )
     signal.signal(signal.SIGTERM, _interrupt)  # stop children in order, as on Ctrl-C
     started = time.monotonic()

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from infra.camera_frames import composed_frames
 from infra.provision import provision
@@ -126,15 +125,6 @@ def test_the_image_runtime_imports_the_handler_and_the_predictor_without_tensorf
         "tensorflow": False,
         "model_from": str(task_root / "model" / "predictor.py"),
     }
-
-
-@pytest.fixture
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_the_handler_runs_from_the_image_install_on_real_sqs_messages(

@@ -16,7 +16,6 @@ from http.server import ThreadingHTTPServer
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from adserver import handler as adserver_handler
 from adserver.local_server import make_request_handler
@@ -30,15 +29,6 @@ from tests.conftest import jpeg_bytes
 from tests.fakes import FakeFace, FakePredictor
 
 FRAME = "frames/demo-store/demo-cam-1/{ms}.jpg"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

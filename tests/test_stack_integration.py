@@ -31,8 +31,19 @@ def stack(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("stack")
     outputs_path = run_dir / "outputs.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.stack", "--port", "0", "--adserver-port", "0",
-         "--outputs", str(outputs_path), "--run-dir", str(run_dir)],
+        [
+            sys.executable,
+            "-m",
+            "infra.stack",
+            "--port",
+            "0",
+            "--adserver-port",
+            "0",
+            "--outputs",
+            str(outputs_path),
+            "--run-dir",
+            str(run_dir),
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -58,8 +69,8 @@ def api(outputs: StackOutputs, path: str, token: str):
 
 
 def wait_for_observation(outputs: StackOutputs, camera: str, captured_ms: int, timeout_s=30.0):
-    store = camera.split("/")[0]
-    path = f"/v1/stores/{store}/cameras/{camera.split('/')[1]}/observations?since_ms={captured_ms - 1}"
+    store, name = camera.split("/")
+    path = f"/v1/stores/{store}/cameras/{name}/observations?since_ms={captured_ms - 1}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for observation in api(outputs, path, outputs.operator_token)["observations"]:
@@ -72,8 +83,14 @@ def wait_for_observation(outputs: StackOutputs, camera: str, captured_ms: int, t
 def test_outputs_describe_the_stack_as_the_contract_says(stack):
     outputs, _, _ = stack
     document = outputs.document
-    assert {"endpoint_url", "region", "frames_bucket", "adserver_url", "operator_token",
-            "displays"} <= set(document)
+    assert {
+        "endpoint_url",
+        "region",
+        "frames_bucket",
+        "adserver_url",
+        "operator_token",
+        "displays",
+    } <= set(document)
     assert document["displays"]["demo-display-1"]["cameras"] == ["demo-store/demo-cam-1"]
     stores = {d["store"] for d in document["displays"].values()}
     assert len(stores) == 2 and "demo-store" in stores

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean peer-venv bench-peer bench-predict
+.PHONY: demo test lint install clean stack bench-pipeline peer-venv bench-peer bench-predict
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Starts the local stack, plays a camera of sample frames into it, prints each observation
+# and the display's next ad, then stops. FRAMES=dir or VIDEO=file plays your own.
 demo: $(STAMP)
-	$(PY) -m model predict $$($(PY) -m model samples)
+	$(PY) -m infra.demo $(if $(FRAMES),--frames $(FRAMES)) $(if $(VIDEO),--video $(VIDEO))
+
+# The pipeline on this machine (moto from template.yaml, inference worker, ad server), in the
+# foreground until Ctrl-C; .local/outputs.json says where everything is.
+stack: $(STAMP)
+	$(PY) -m infra.stack
+
+# Against a running `make stack`: 50 frames with 1-3 faces, upload -> observation latency.
+bench-pipeline: $(STAMP)
+	$(PY) -m infra.bench_pipeline
 
 test: $(STAMP)
 	@# The player's browser test drives Debian's chromium (CI runs as root with apt).

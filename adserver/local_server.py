@@ -13,6 +13,7 @@ import base64
 import json
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,9 +106,10 @@ def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPReq
             context = LocalLambdaContext("adserver", timeout_s=timeout_s)
             try:
                 status, headers, payload = response_parts(handler(event, context))
-            except Exception as exc:  # API Gateway answers 500 when the function fails
+            except Exception:  # API Gateway answers a bare 500 when the function fails
+                traceback.print_exc()
                 status, headers = 500, {"Content-Type": "application/json"}
-                payload = json.dumps({"message": f"Internal Server Error: {exc}"}).encode()
+                payload = json.dumps({"message": "Internal Server Error"}).encode()
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

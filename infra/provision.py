@@ -70,6 +70,7 @@ class ProvisionedStack:
     functions: dict[str, LocalFunction]
     event_sources: list[LocalEventSource]
     http_functions: list[str]  # logical ids of functions invoked by API Gateway
+    notes: list[str]  # where the local stack differs from AWS, for the console
 
     def ref(self, logical_id: str) -> str:
         return self.resources[logical_id].ref
@@ -115,6 +116,7 @@ def provision(
         functions=builder.functions,
         event_sources=builder.event_sources,
         http_functions=builder.http_functions,
+        notes=builder.notes,
     )
 
 
@@ -285,6 +287,7 @@ class _Builder:
         self.functions: dict[str, LocalFunction] = {}
         self.event_sources: list[LocalEventSource] = []
         self.http_functions: list[str] = []
+        self.notes: list[str] = []
         self._queues_by_arn: dict[str, str] = {}
         self._creators: dict[str, Callable[[str, dict[str, Any]], Resource]] = {
             "AWS::SNS::Topic": self._topic,
@@ -442,9 +445,20 @@ class _Builder:
         )
 
     def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> Resource:
-        self.client("s3").put_bucket_policy(
-            Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
-        )
+        # moto ignores a statement's Condition, so a conditional Deny (such as the TLS-only
+        # rule) would deny every request; such statements are left out, and said so.
+        document = dict(props["PolicyDocument"])
+        statements = _as_statements(document.get("Statement", []))
+        enforceable = [s for s in statements if "Condition" not in s]
+        for statement in statements:
+            if "Condition" in statement:
+                self.notes.append(
+                    f"{logical_id}: statement {statement.get('Sid', '?')} has a Condition,"
+                    " which moto cannot evaluate; not applied locally"
+                )
+        if enforceable:
+            document["Statement"] = enforceable
+            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
         return Resource(logical_id, "AWS::S3::BucketPolicy", logical_id)
 
     # ------------------------------------------------------------------ DynamoDB
@@ -568,6 +582,10 @@ class _Builder:
             )
         )
         return Resource(logical_id, "AWS::Lambda::EventSourceMapping", logical_id)
+
+
+def _as_statements(value: Any) -> list[dict[str, Any]]:
+    return [value] if isinstance(value, dict) else list(value)
 
 
 def _is_true(value: Any) -> bool:

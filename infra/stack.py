@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from adserver.registry import DynamoDBRegistry
+from infra.outputs import DEFAULT_OUTPUTS
 from infra.provision import (
     LocalEventSource,
     LocalFunction,
@@ -37,7 +39,6 @@ from infra.seed import SEED_DISPLAYS, SeedTokens, seed_registry
 from infra.template import REPO_ROOT, load_template, translate
 
 LOCAL_DIR = REPO_ROOT / ".local"
-DEFAULT_OUTPUTS = LOCAL_DIR / "outputs.json"
 READY_TIMEOUT_S = 180.0
 
 
@@ -99,6 +100,7 @@ class LocalStack:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         options.outputs_path.unlink(missing_ok=True)
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per moto request
         self._moto = ThreadedMotoServer(
             ip_address="127.0.0.1", port=_free_port(options.moto_port), verbose=False
         )
@@ -168,11 +170,7 @@ class LocalStack:
 
     def _function_environment(self, function: LocalFunction) -> dict[str, str]:
         """What the Lambda runtime would set, plus moto's endpoint for every AWS client."""
-        inherited = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("AWS_") and key not in ("PYTHONPATH",)
-        }
+        inherited = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         return {
             **inherited,
             **function.environment,
@@ -323,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566, help="moto server port (0: any free)")
     parser.add_argument("--adserver-port", type=int, default=8080, help="0: any free port")
     parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS)
+    parser.add_argument(
+        "--run-dir", type=Path, default=LOCAL_DIR, help="where logs/ and run/ state go"
+    )
     parser.add_argument("--workers", type=int, default=1, help="concurrent inference pollers")
     parser.add_argument(
         "--parameter",
@@ -342,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs_path=args.outputs,
         workers=max(1, args.workers),
         parameters=parameters,
+        run_dir=args.run_dir,
     )
     signal.signal(signal.SIGTERM, _interrupt)  # stop children in order, as on Ctrl-C
     started = time.monotonic()
@@ -358,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Ctrl-C stops everything.",
                 flush=True,
             )
+            for note in stack.provisioned.notes if stack.provisioned else []:
+                print(f"  note: {note}", flush=True)
             stack.wait()
     except (StackError, ProvisioningError) as exc:
         print(f"stack: {exc}", file=sys.stderr)

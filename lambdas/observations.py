@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -120,17 +120,10 @@ def rejected_observation(
     frame: FrameKey, reason: str, *, processed_at_ms: int, model_version: str
 ) -> Observation:
     """The observation of a frame that could not be looked at, and why."""
-    return Observation(
-        store=frame.store,
-        camera=frame.camera,
-        frame_key=frame.key,
-        captured_at_ms=frame.captured_at_ms,
-        processed_at_ms=processed_at_ms,
-        status="rejected",
-        error=reason,
-        faces=(),
-        model_version=model_version,
+    looked_at = ok_observation(
+        frame, (), processed_at_ms=processed_at_ms, model_version=model_version
     )
+    return replace(looked_at, status="rejected", error=reason)
 
 
 class ObservationWriter(Protocol):

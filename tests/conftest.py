@@ -13,6 +13,7 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +99,13 @@ def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
 @pytest.fixture
 def jpeg() -> bytes:
     return jpeg_bytes()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on a free localhost port, as the local stack runs it."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -85,6 +85,8 @@ def _report(outcome: FrameOutcome) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     get_frame_dependencies()  # pay the model load before the batch, once per container
+    if not event.get("Records"):  # a warm-up call (infra/worker.py); Lambda never sends one
+        return {"batchItemFailures": []}
     return dict(
         process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

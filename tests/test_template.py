@@ -1,0 +1,102 @@
+"""template.yaml: lint-clean, translatable, and saying what the pipeline relies on."""
+
+from __future__ import annotations
+
+import pytest
+from cfnlint.api import lint_file
+
+from infra.template import TEMPLATE_PATH, load_template, translate
+
+
+@pytest.fixture(scope="module")
+def resources():
+    return translate(load_template(), {"Stage": "local"})["Resources"]
+
+
+def test_cfn_lint_is_clean():
+    # Warnings and informational findings count too: the template must be spotless.
+    assert [str(match) for match in lint_file(TEMPLATE_PATH)] == []
+
+
+def test_the_sam_transform_yields_the_functions_their_trigger_and_the_http_api(resources):
+    types = {name: resource["Type"] for name, resource in resources.items()}
+    assert types["InferenceFunction"] == "AWS::Lambda::Function"
+    assert types["InferenceFunctionFrameJobs"] == "AWS::Lambda::EventSourceMapping"
+    assert types["AdServerApi"] == "AWS::ApiGatewayV2::Api"
+
+
+def test_the_inference_function_is_a_container_image_with_partial_batch_responses(resources):
+    function = resources["InferenceFunction"]["Properties"]
+    trigger = resources["InferenceFunctionFrameJobs"]["Properties"]
+    assert function["PackageType"] == "Image"
+    assert function["ImageConfig"]["Command"] == ["lambdas.inference.handler.lambda_handler"]
+    assert trigger["EventSourceArn"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    assert trigger["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert trigger["BatchSize"] >= 1 and "MaximumBatchingWindowInSeconds" in trigger
+
+
+def test_the_queue_outlasts_six_function_timeouts_and_dead_letters_after_five(resources):
+    queue = resources["JobsQueue"]["Properties"]
+    timeout = resources["InferenceFunction"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+
+
+def test_the_bucket_is_private_encrypted_tls_only_and_expires_frames(resources):
+    bucket = resources["FramesBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert (rule["Prefix"], rule["ExpirationInDays"], rule["Status"]) == ("frames/", 1, "Enabled")
+    [statement] = resources["FramesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_new_frames_notify_the_topic_which_feeds_the_queue(resources):
+    [notification] = resources["FramesBucket"]["Properties"]["NotificationConfiguration"][
+        "TopicConfigurations"
+    ]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "frames/"}]
+    subscription = resources["JobsSubscription"]["Properties"]
+    assert subscription["Protocol"] == "sqs"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+
+
+def test_observations_expire_by_ttl(resources):
+    table = resources["ObservationsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["camera_key", "captured_at_ms"]
+
+
+def test_each_function_has_its_own_role_without_wildcard_actions(resources):
+    roles = {
+        name: resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for name in ("InferenceFunction", "AdServerFunction")
+    }
+    assert len(set(roles.values())) == 2
+    for role in roles.values():
+        for policy in resources[role]["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                actions = [actions] if isinstance(actions, str) else actions
+                assert all("*" not in action for action in actions), statement
+                assert statement["Resource"] != "*"
+
+
+def test_the_inference_role_may_not_write_frames_or_read_the_registry(resources):
+    role = resources["InferenceFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    actions = {action for s in role["Statement"] for action in s["Action"]}
+    assert "s3:PutObject" not in actions
+    assert not any(
+        s.get("Resource") == {"Fn::GetAtt": ["RegistryTable", "Arn"]} for s in role["Statement"]
+    )
+
+
+def test_stage_and_retention_are_parameters():
+    parameters = load_template()["Parameters"]
+    assert {"Stage", "ObservationRetentionDays", "DeleteFramesAfterProcessing"} <= set(parameters)

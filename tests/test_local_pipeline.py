@@ -216,4 +216,4 @@ def test_the_ad_server_reads_what_the_pipeline_wrote(stack, poller, adserver_url
     [observed] = listing["observations"]
     assert observed["captured_at_ms"] == now_ms and len(observed["faces"]) == 2
     assert ad["audience"]["faces"] == 2
-    assert ad["audience"]["bucket"] in ("adult_male", "young_adult_female")
+    assert ad["audience"]["bucket"] in ("adult/male", "young_adult/female")

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean stack bench-pipeline peer-venv bench-peer bench-predict
+.PHONY: demo test lint install clean stack bench-pipeline build-AdServerFunction peer-venv bench-peer bench-predict
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,8 @@ bench-peer: $(STAMP) .venv-peer/.installed
 # Whole-process latency of the predict CLI on one 1280x720 frame.
 bench-predict: $(STAMP)
 	$(PY) -m model.bench_predict
+
+# Called by `sam build` for the ad-server function (template.yaml: BuildMethod makefile).
+build-AdServerFunction:
+	python3 -m pip install -q --target "$(ARTIFACTS_DIR)" -r adserver/requirements.txt
+	cp -r adserver lambdas "$(ARTIFACTS_DIR)/"

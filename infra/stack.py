@@ -53,7 +53,7 @@ class StackOptions:
     outputs_path: Path = DEFAULT_OUTPUTS
     stack_name: str = "smart-displays"
     region: str = "us-east-1"
-    workers: int = 1
+    workers: int = 2
     parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "local"})
     run_dir: Path = LOCAL_DIR
 
@@ -151,7 +151,17 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-        self.options.outputs_path.unlink(missing_ok=True)
+        self._remove_outputs_if_ours()
+
+    def _remove_outputs_if_ours(self) -> None:
+        # Another stack may have been started on the same outputs path since; leave its file.
+        path = self.options.outputs_path
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if document.get("endpoint_url") == self.endpoint_url:
+            path.unlink(missing_ok=True)
 
     def wait(self) -> None:
         """Block until interrupted; raise StackError if a component dies meanwhile."""
@@ -324,7 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--run-dir", type=Path, default=LOCAL_DIR, help="where logs/ and run/ state go"
     )
-    parser.add_argument("--workers", type=int, default=1, help="concurrent inference pollers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="concurrent inference pollers (Lambda scales out the same way, up to the"
+        " event source's MaximumConcurrency)",
+    )
     parser.add_argument(
         "--parameter",
         action="append",

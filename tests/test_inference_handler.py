@@ -155,3 +155,20 @@ def test_logs_name_frames_but_carry_no_image_bytes(function, s3, frames_bucket, 
     # AND nothing logged holds image content
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert data[16:48].hex() not in logged and repr(data[16:48]) not in logged
+
+
+def test_the_model_and_clients_are_built_once_per_container(
+    function, s3, frames_bucket, monkeypatch, predictor
+):
+    # GIVEN a container whose model loader counts its calls
+    loads = []
+    monkeypatch.setattr(handler, "get_predictor", lambda: loads.append(1) or predictor)
+    handler.get_frame_dependencies.cache_clear()
+    # WHEN two batches arrive
+    for ms in (1_700_000_000_000, 1_700_000_000_001):
+        key = f"frames/demo-store/demo-cam-1/{ms}.jpg"
+        s3.put_object(Bucket=frames_bucket, Key=key, Body=jpeg_bytes())
+        assert invoke(frame_job_event((key, 1000))) == {"batchItemFailures": []}
+    # THEN the model was loaded once and both frames were seen by it
+    assert loads == [1]
+    assert len(predictor.seen_shapes) == 2

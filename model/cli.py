@@ -31,15 +31,16 @@ def _predict(args: argparse.Namespace) -> int:
     from model.images import read_image
     from model.predictor import load_predictor
 
-    predictor = load_predictor()
     failures = 0
     for image in args.images:
         try:
-            faces = predictor.predict(read_image(image))
+            rgb = read_image(image)
         except ImageRejected as exc:
             print(f"error: {image}: {exc.reason}", file=sys.stderr)
             failures += 1
             continue
+        # The model loads on the first readable image: a run of bad files pays nothing.
+        faces = load_predictor().predict(rgb)
         print(json.dumps({"image": image, "faces": [face.to_dict() for face in faces]}))
     return 1 if failures else 0
 

@@ -17,7 +17,7 @@ def test_finds_one_face_per_photo_with_eyes_above_the_mouth(sample_photos):
         face = faces[0]
         assert face.score > 0.7
         x, y, w, h = face.box
-        assert 0 <= x and 0 <= y and x + w <= photo.shape[1] + 5 and y + h <= photo.shape[0] + 5
+        assert x >= 0 and y >= 0 and x + w <= photo.shape[1] + 5 and y + h <= photo.shape[0] + 5
         eyes_y = (face.right_eye[1] + face.left_eye[1]) / 2
         mouth_y = face.keypoints[3][1]
         assert y < eyes_y < mouth_y < y + h

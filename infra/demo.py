@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import urllib.error
@@ -24,6 +22,7 @@ from typing import Any
 
 from infra.camera_frames import CameraFrame, composed_frames, folder_frames, video_frames
 from infra.outputs import StackOutputs
+from infra.stack import StackError, start_in_background, stop_background
 from infra.template import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / ".local" / "demo"
@@ -35,10 +34,6 @@ STORE, CAMERA, DISPLAY, OTHER_DISPLAY = (
 )
 STACK_START_TIMEOUT_S = 150.0
 SETTLE_TIMEOUT_S = 30.0
-
-
-class DemoError(RuntimeError):
-    """Something the person running the demo can act on; printed as one line."""
 
 
 @dataclass
@@ -70,52 +65,6 @@ class Api:
 
     def next_ad(self, display_id: str) -> dict[str, Any]:
         return dict(self.get(f"/v1/displays/{display_id}/next-ad", self.displays[display_id]))
-
-
-def start_stack() -> tuple[subprocess.Popen[bytes], StackOutputs]:
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    outputs_path = DEMO_DIR / "outputs.json"
-    outputs_path.unlink(missing_ok=True)
-    log_path = DEMO_DIR / "stack.log"
-    with open(log_path, "wb") as log:
-        stack = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "infra.stack",
-                "--port",
-                "0",
-                "--adserver-port",
-                "0",
-                "--outputs",
-                str(outputs_path),
-                "--run-dir",
-                str(DEMO_DIR),
-            ],
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + STACK_START_TIMEOUT_S
-    while not outputs_path.exists():
-        if stack.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-12:]
-            raise DemoError("the local stack did not start:\n  " + "\n  ".join(tail))
-        if time.monotonic() > deadline:
-            stop_stack(stack)
-            raise DemoError(f"the local stack was not ready in {STACK_START_TIMEOUT_S:.0f} s")
-        time.sleep(0.2)
-    return stack, StackOutputs.read(outputs_path)
-
-
-def stop_stack(stack: subprocess.Popen[bytes]) -> None:
-    if stack.poll() is None:
-        stack.send_signal(signal.SIGTERM)
-        try:
-            stack.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            stack.kill()
-            stack.wait()
 
 
 def describe_faces(observation: dict[str, Any]) -> str:
@@ -197,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print("Starting the local stack: moto (S3, SNS, SQS, DynamoDB) from template.yaml,")
     print("the inference worker and the ad server ...", flush=True)
-    stack, outputs = start_stack()
+    stack, outputs = start_in_background(DEMO_DIR, STACK_START_TIMEOUT_S)
     try:
         print(f"Stack ready in {time.monotonic() - started:.1f} s. Camera {STORE}/{CAMERA} starts.")
         api = Api(outputs)
@@ -220,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Done in {time.monotonic() - started:.1f} s. Logs: {outputs.document['logs_dir']}")
         return 0 if len(seen) == len(sent) else 1
     finally:
-        stop_stack(stack)
+        stop_background(stack)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except (DemoError, FileNotFoundError, urllib.error.URLError) as exc:
+    except (StackError, FileNotFoundError, urllib.error.URLError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from adserver.registry import DynamoDBRegistry
-from infra.outputs import DEFAULT_OUTPUTS
+from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 from infra.provision import (
     LocalEventSource,
     LocalFunction,
@@ -305,6 +305,47 @@ class LocalStack:
             "registry_table": stack.outputs["RegistryTableName"],
             "logs_dir": str(self._logs_dir),
         }
+
+
+def start_in_background(
+    run_dir: Path, timeout_s: float = READY_TIMEOUT_S
+) -> tuple[subprocess.Popen[bytes], StackOutputs]:
+    """``python -m infra.stack`` on free ports with its outputs and logs under ``run_dir``;
+    returns once it is ready. Stop it with ``stop_background``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    outputs_path = run_dir / "outputs.json"
+    outputs_path.unlink(missing_ok=True)
+    log_path = run_dir / "stack.log"
+    ports = ["--port", "0", "--adserver-port", "0"]
+    places = ["--outputs", str(outputs_path), "--run-dir", str(run_dir)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.stack", *ports, *places],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + timeout_s
+    while not outputs_path.exists():
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-12:]
+            raise StackError("the local stack did not start:\n  " + "\n  ".join(tail))
+        if time.monotonic() > deadline:
+            stop_background(process)
+            raise StackError(f"the local stack was not ready in {timeout_s:.0f} s ({log_path})")
+        time.sleep(0.2)
+    return process, StackOutputs.read(outputs_path)
+
+
+def stop_background(process: subprocess.Popen[bytes]) -> int:
+    """Stop a stack started by ``start_in_background`` as Ctrl-C would; its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
 
 
 def _free_port(preferred: int) -> int:

@@ -4,18 +4,15 @@ an observation through the API, and the display's next ad."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from infra.camera_frames import composed_frames
 from infra.outputs import StackOutputs
+from infra.stack import start_in_background, stop_background
 from infra.template import REPO_ROOT
 
 pytestmark = pytest.mark.stack
@@ -29,35 +26,9 @@ def stack(tmp_path_factory):
     if not MODEL_ARTIFACT.exists():
         pytest.skip(f"the shipped model is not in the repository yet ({MODEL_ARTIFACT})")
     run_dir = tmp_path_factory.mktemp("stack")
-    outputs_path = run_dir / "outputs.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra.stack",
-            "--port",
-            "0",
-            "--adserver-port",
-            "0",
-            "--outputs",
-            str(outputs_path),
-            "--run-dir",
-            str(run_dir),
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 180
-    while not outputs_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"stack did not start:\n{process.stdout.read().decode()[-3000:]}")
-        time.sleep(0.2)
-    yield StackOutputs.read(outputs_path), process, outputs_path
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    process, outputs = start_in_background(run_dir)
+    yield outputs, process, run_dir / "outputs.json"
+    stop_background(process)
 
 
 def api(outputs: StackOutputs, path: str, token: str):
@@ -124,6 +95,5 @@ def test_a_camera_upload_becomes_an_observation_and_the_next_ad(stack):
 
 def test_the_stack_stops_cleanly_and_removes_its_outputs(stack):
     _, process, outputs_path = stack
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
-    assert not Path(outputs_path).exists()
+    assert stop_background(process) == 0
+    assert not outputs_path.exists()

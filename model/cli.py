@@ -22,7 +22,8 @@ DEFAULT_CACHE = Path(".cache")
 def _train(args: argparse.Namespace) -> int:
     from model.train import TrainingConfig, train
 
-    config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, width=args.width)
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "width": args.width}
+    config = TrainingConfig(**{name: value for name, value in given.items() if value is not None})
     train(args.data, args.out, config, args.cache)
     return 0
 
@@ -98,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train the age/gender network")
     train.add_argument("--data", type=Path, required=True, help="labelled image folder or CSV")
     train.add_argument("--out", type=Path, required=True, help="run folder for checkpoints")
-    train.add_argument("--epochs", type=int, default=40)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--width", type=int, default=32, help="channels of the first stage")
+    train.add_argument("--epochs", type=int, help="default: TrainingConfig.epochs")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--width", type=int, help="channels of the first stage")
     train.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     train.set_defaults(run=_train)
 

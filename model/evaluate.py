@@ -25,6 +25,10 @@ from model.images import ImageRejected, read_image
 from model.predictor import Predictor
 
 RACE_NAMES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
+# Children's gender is near-unreadable from a face, and the groups hold different
+# shares of children; the gap is also reported over faces at least this old.
+FAIRNESS_MIN_AGE = 13
+MIN_GROUP_SIZE = 50  # groups smaller than this are reported but left out of the gap
 CALIBRATION_BINS = 10
 
 
@@ -96,6 +100,12 @@ def _group_metrics(found: Found) -> dict[str, Any]:
     }
 
 
+def _gender_gap(groups: dict[str, dict[str, Any]]) -> float | None:
+    """Best minus worst gender accuracy over the groups with enough faces to say."""
+    accuracies = [m["gender_accuracy"] for m in groups.values() if m["n"] >= MIN_GROUP_SIZE]
+    return round(max(accuracies) - min(accuracies), 4) if accuracies else None
+
+
 def calibration(found: Found) -> dict[str, Any]:
     """Reliability of ``gender_confidence``: per confidence bin, how often it was right."""
     confidence = np.array([max(p.p_female, 1 - p.p_female) for _, p in found])
@@ -129,7 +139,10 @@ def summarise(outcomes: list[Outcome], model_version: str) -> dict[str, Any]:
         by_race[image.race].append((image, prediction))
         by_band[age_band(image.age)].append((image, prediction))
     per_race = {str(race): _group_metrics(by_race[race]) for race in sorted(by_race)}
-    race_accuracies = [m["gender_accuracy"] for m in per_race.values() if m["n"] >= 50]
+    per_race_older = {
+        str(race): _group_metrics([f for f in by_race[race] if f[0].age >= FAIRNESS_MIN_AGE])
+        for race in sorted(by_race)
+    }
     band_hits = [age_band(p.age) == age_band(image.age) for image, p in found]
     confusion = [[0, 0], [0, 0]]  # rows: true male/female, columns: predicted
     for image, prediction in found:
@@ -143,8 +156,10 @@ def summarise(outcomes: list[Outcome], model_version: str) -> dict[str, Any]:
         "age_band_accuracy": round(float(np.mean(band_hits)), 4) if band_hits else None,
         "per_race": per_race,
         "race_names": {str(k): v for k, v in RACE_NAMES.items()},
-        "gender_accuracy_gap_between_races": (
-            round(max(race_accuracies) - min(race_accuracies), 4) if race_accuracies else None
+        "gender_accuracy_gap_between_races": _gender_gap(per_race),
+        f"per_race_age_{FAIRNESS_MIN_AGE}_plus": per_race_older,
+        f"gender_accuracy_gap_between_races_age_{FAIRNESS_MIN_AGE}_plus": _gender_gap(
+            per_race_older
         ),
         "per_age_band": {b: _group_metrics(by_band[b]) for b in BAND_NAMES if b in by_band},
         "gender_confusion": {"rows_true": ["male", "female"], "matrix": confusion},

@@ -1,6 +1,7 @@
 """The shipped model, through the full serving path, on a fixed sample of held-out faces.
 
-The floors sit a little under the figures in model/MODEL_CARD.md, so a change
+The shipped model scored gender 0.943, MAE 5.01, band 0.781, found 0.99 on this
+sample (2026-11-23). The floors sit a little under that, so a change
 that makes the model (or the detector, or the aligner) clearly worse fails here.
 """
 
@@ -18,6 +19,6 @@ def test_shipped_model_stays_above_its_floors(utkface):
     report = summarise(run_serving_path(predictor, sample), predictor.model_version)
     assert report["n_images"] == SAMPLE_SIZE
     assert report["faces_found_rate"] >= 0.97
-    assert report["gender_accuracy"] >= 0.86
-    assert report["age_mae"] <= 7.0
-    assert report["age_band_accuracy"] >= 0.60
+    assert report["gender_accuracy"] >= 0.90
+    assert report["age_mae"] <= 6.0
+    assert report["age_band_accuracy"] >= 0.70

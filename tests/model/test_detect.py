@@ -49,3 +49,56 @@ def test_aligned_crop_is_upright_and_serving_sized(sample_photos):
     assert recrop, "the aligned crop still shows a face"
     dx, dy = recrop[0].left_eye - recrop[0].right_eye
     assert abs(np.degrees(np.arctan2(dy, dx))) < 6
+
+
+def test_full_range_scan_runs_on_any_frame_size_with_one_anchor_per_cell():
+    # GIVEN frames of odd sizes, the network rewritten for each padded size
+    from model.detect import FullRangeScan
+
+    scan = FullRangeScan()
+    for height, width in ((100, 700), (360, 640), (1, 5000)):
+        # WHEN it scans a blank frame THEN it finds nothing and does not fail
+        assert scan.detect(np.full((height, width, 3), 90, np.uint8)) == []
+    _interpreter, *_, anchors = scan._runner(384, 640)
+    # THEN the outputs cover the input with one anchor per 4x4 cell
+    assert anchors.shape == (96 * 160, 2)
+
+
+def test_far_faces_in_a_1280x720_frame_are_found_at_the_default_profile(sample_photos):
+    # GIVEN the sample faces shrunk to about 40 pixels wide, spread over a camera frame
+    import cv2
+
+    from model.detect import DEFAULT_MIN_FACE_PX, NEAR_MIN_FACE_PX
+
+    frame = np.full((720, 1280, 3), 110, np.uint8)
+    placed = []
+    for index, photo in enumerate(sample_photos * 2):
+        face = load_face_finder().find(photo)[0]
+        scale = 40 / face.box[2]
+        small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = small.shape[:2]
+        x, y = 150 + index * 280, 200 + (index % 2) * 250
+        frame[y : y + h, x : x + w] = small
+        placed.append((x + face.box[0] * scale, y + face.box[1] * scale))
+    # WHEN the finder looks at the default (far) and the near profile
+    far = load_face_finder().find(frame, min_face_px=DEFAULT_MIN_FACE_PX)
+    near = load_face_finder().find(frame, min_face_px=NEAR_MIN_FACE_PX)
+    # THEN the far profile finds every face where it was placed, and the near one fewer
+    assert len(far) == len(placed)
+    for x, y in placed:
+        assert any(abs(f.box[0] - x) < 10 and abs(f.box[1] - y) < 10 for f in far)
+    assert len(near) < len(placed)
+
+
+def test_detector_cost_is_bounded_for_shapes_no_camera_produces():
+    from model.detect import MAX_DETECTOR_PIXELS, detector_scale
+
+    # GIVEN a 100000x1 image and a 20000x20000 one
+    for width, height in ((100_000, 1), (20_000, 20_000), (1280, 720), (200, 200)):
+        scale = detector_scale(width, height, 24)
+        # THEN the scan never sees more than the bounded number of pixels, nor enlarges
+        assert width * height * scale**2 <= MAX_DETECTOR_PIXELS + 1
+        assert scale <= 1.0
+    # AND a camera frame is scanned at half size for 24-pixel faces, a chip at its own size
+    assert detector_scale(1280, 720, 24) == 0.5
+    assert detector_scale(200, 200, 24) == 0.96

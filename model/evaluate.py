@@ -86,6 +86,7 @@ def run_serving_path(predictor: Predictor, images: Sequence[LabelledImage]) -> l
         started = time.perf_counter()
         ages, female = predictor.predict_crops(crop)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        female = predictor.calibrated_female(female, np.array([detections[0].box[2]]))
         outcomes.append(Outcome(image, Prediction(float(ages[0]), float(female[0]), elapsed_ms)))
     return outcomes
 

@@ -8,8 +8,17 @@ from pathlib import Path
 from model.align import CROP_SCALE, CROP_SIZE
 
 
-def write_serving_card(tflite_path: Path, model_version: str, test_time_flip: bool) -> Path:
-    """The JSON beside the model that the predictor reads: version and serving options."""
+def write_serving_card(
+    tflite_path: Path,
+    model_version: str,
+    test_time_flip: bool,
+    gender_temperatures: list[list[float]] | None = None,
+) -> Path:
+    """The JSON beside the model that the predictor reads: version and serving options.
+
+    ``gender_temperatures`` (``model.confidence.temperature_table``) come from the
+    training run's ``training.json``; without them the confidence is served as is.
+    """
     card = tflite_path.with_suffix(".json")
     card.write_text(
         json.dumps(
@@ -18,6 +27,7 @@ def write_serving_card(tflite_path: Path, model_version: str, test_time_flip: bo
                 "crop_size": CROP_SIZE,
                 "crop_scale": CROP_SCALE,
                 "test_time_flip": test_time_flip,
+                "gender_temperatures": gender_temperatures or [],
             },
             indent=2,
         )

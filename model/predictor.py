@@ -17,6 +17,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from model.align import align_face
 from model.bands import GENDERS, age_band
+from model.confidence import apply_temperature, temperature_for
 from model.detect import FaceFinder, load_face_finder
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -63,11 +64,14 @@ class Predictor:
         model: AgeGenderModel,
         model_version: str,
         test_time_flip: bool = False,
+        gender_temperatures: list[list[float]] | None = None,
     ) -> None:
         self.finder = finder
         self.model = model
         self.model_version = model_version
         self.test_time_flip = test_time_flip
+        # [[upper face width, temperature], ...]: see model.confidence.
+        self.gender_temperatures = gender_temperatures or []
 
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ages and P(female) for aligned crops, averaging over a mirror image if enabled."""
@@ -77,13 +81,24 @@ class Predictor:
         n = len(crops)
         return (ages[:n] + ages[n:]) / 2, (female[:n] + female[n:]) / 2
 
-    def predict(self, rgb: np.ndarray) -> list[Face]:
-        """All faces in an RGB uint8 frame, best detection score first."""
-        detections = self.finder.find(rgb)
+    def calibrated_female(self, p_female: np.ndarray, face_px: np.ndarray) -> np.ndarray:
+        """P(female) rescaled by the temperature fitted for each face's width."""
+        if not self.gender_temperatures:
+            return p_female
+        temperatures = np.array([temperature_for(w, self.gender_temperatures) for w in face_px])
+        return apply_temperature(p_female, temperatures)
+
+    def predict(self, rgb: np.ndarray, min_face_px: float | None = None) -> list[Face]:
+        """All faces in an RGB uint8 frame, best detection score first.
+
+        ``min_face_px`` (default: the finder's) is the smallest face width looked for.
+        """
+        detections = self.finder.find(rgb, min_face_px=min_face_px)
         if not detections:
             return []
         crops = np.stack([align_face(rgb, d) for d in detections])
         ages, female = self.predict_crops(crops)
+        female = self.calibrated_female(female, np.array([d.box[2] for d in detections]))
         height, width = rgb.shape[:2]
         faces = []
         for detection, age, p_female in zip(detections, ages, female, strict=True):
@@ -119,4 +134,5 @@ def load_predictor(model_path: Path = DEFAULT_MODEL, num_threads: int = 1) -> Pr
         AgeGenderModel(model_path, num_threads),
         model_version=card["model_version"],
         test_time_flip=card.get("test_time_flip", False),
+        gender_temperatures=card.get("gender_temperatures"),
     )

@@ -3,12 +3,18 @@
 Resumable: an interrupted run started again with the same ``--out`` picks up at
 its last finished epoch (Keras BackupAndRestore).
 
+Every epoch each face is shown either as its clean crop or as one of its
+store-camera crops (``model/degrade.py``): far, dim, noisy, compressed faces, so
+the network reads faces a few metres from a display as well as close ones.
+
 The saved network is the end of the cosine schedule, never an epoch picked by
 its validation score: the optimizer keeps an exponential moving average of the
 weights, which replaces the raw weights when training ends, and the batch-norm
 statistics are then recomputed for those weights on clean (unaugmented)
-training crops, the distribution serving sees. The validation metrics of the
-raw, averaged and recalibrated weights are all written to ``training.json``.
+training crops, the distribution serving sees (clean and degraded, as in
+training). The validation metrics of the raw, averaged and recalibrated weights
+are all written to ``training.json``, with the temperatures per face size that
+make the gender confidence honest, fitted on the calibration split.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.crops import CropSet, build_crops
+from model.confidence import FACE_PX_BUCKETS, bucket_name, temperature_table
+from model.crops import CropSet, DegradedCrops, build_crops, build_degraded_crops
 from model.dataset import load_dataset
 
 if TYPE_CHECKING:
@@ -43,6 +50,8 @@ class TrainingConfig:
     age_head: str = "dex"  # see model.network.AGE_HEADS
     ema_momentum: float = 0.995  # about 1.5 epochs of weight history
     patience: int = 12  # stops a run whose validation loss has stalled; keeps its last weights
+    degraded_variants: int = 4  # store-camera crops made of each training face
+    clean_fraction: float = 0.35  # share of each epoch's faces shown as their clean crop
     seed: int = 1337
 
 
@@ -106,14 +115,87 @@ def recalibrate_batch_norm(network: keras.Model, crops: np.ndarray, batch_size: 
         layer.moving_variance.assign(np.maximum(squares / count - mean**2, 0).astype(np.float32))
 
 
-def validation_metrics(network: keras.Model, crops: CropSet) -> dict[str, float]:
-    """Gender accuracy and age MAE of ``network`` on ``crops`` (inference mode)."""
-    outputs = network.predict(crops.crops.astype(np.float32), batch_size=256, verbose=0)
-    gender = (outputs["gender"][:, 0] >= 0.5).astype(int)
-    return {
-        "gender_accuracy": round(float(np.mean(gender == crops.genders)), 4),
-        "age_mae": round(float(np.mean(np.abs(outputs["age"][:, 0] - crops.ages))), 3),
+def _predict(network: keras.Model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    outputs = network.predict(crops.astype(np.float32), batch_size=256, verbose=0)
+    return outputs["age"][:, 0], outputs["gender"][:, 0]
+
+
+def validation_metrics(
+    network: keras.Model, crops: CropSet, degraded: DegradedCrops | None = None
+) -> dict[str, object]:
+    """Gender accuracy and age MAE of ``network`` on clean ``crops`` and, by face size, degraded."""
+    ages, female = _predict(network, crops.crops)
+    metrics: dict[str, object] = {
+        "gender_accuracy": round(float(np.mean((female >= 0.5) == crops.genders)), 4),
+        "age_mae": round(float(np.mean(np.abs(ages - crops.ages))), 3),
     }
+    if degraded is not None:
+        ages, female = _predict(network, degraded.crops[:, 0])
+        by_size = {}
+        for low, high in FACE_PX_BUCKETS:
+            inside = (degraded.face_px[:, 0] >= low) & (degraded.face_px[:, 0] < high)
+            if inside.any():
+                by_size[bucket_name(low, high)] = {
+                    "n": int(inside.sum()),
+                    "gender_accuracy": round(
+                        float(np.mean((female[inside] >= 0.5) == crops.genders[inside])), 4
+                    ),
+                    "age_mae": round(float(np.mean(np.abs(ages - crops.ages)[inside])), 3),
+                }
+        metrics["degraded_by_face_px"] = by_size
+    return metrics
+
+
+def _epoch_batches(
+    crops: CropSet, degraded: DegradedCrops, targets: dict[str, np.ndarray], config: TrainingConfig
+) -> keras.utils.PyDataset:
+    """Batches in a new order every epoch, each face clean or one of its degraded crops."""
+    import keras
+
+    class EpochBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(config.seed)
+            self.on_epoch_end()
+
+        def __len__(self) -> int:
+            return int(np.ceil(len(crops.crops) / config.batch_size))
+
+        def on_epoch_end(self) -> None:
+            n = len(crops.crops)
+            self.order = self.rng.permutation(n)
+            # -1: the clean crop; otherwise which degraded variant.
+            self.variant = np.where(
+                self.rng.random(n) < config.clean_fraction,
+                -1,
+                self.rng.integers(0, degraded.crops.shape[1], n),
+            )
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            faces = self.order[index * config.batch_size : (index + 1) * config.batch_size]
+            variant = self.variant[faces]
+            batch = np.where(
+                (variant < 0)[:, None, None, None],
+                crops.crops[faces],
+                degraded.crops[faces, np.maximum(variant, 0)],
+            )
+            return batch.astype(np.float32), {k: v[faces] for k, v in targets.items()}
+
+    return EpochBatches()
+
+
+def fit_gender_temperatures(
+    network: keras.Model, crops: CropSet, degraded: DegradedCrops
+) -> list[list[float]]:
+    """Per face-width temperatures (``model.confidence``) from the calibration split."""
+    n, variants = degraded.face_px.shape
+    _, clean = _predict(network, crops.crops)
+    _, far = _predict(network, degraded.crops.reshape(n * variants, *degraded.crops.shape[2:]))
+    return temperature_table(
+        np.concatenate([clean, far]),
+        np.concatenate([crops.genders, np.repeat(crops.genders, variants)]),
+        np.concatenate([crops.boxes[:, 2], degraded.face_px.reshape(-1)]),
+    )
 
 
 def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Path:
@@ -122,12 +204,17 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
     print(f"{len(loaded.images)} labelled images, {len(loaded.skipped)} skipped (malformed names)")
     for name, why in loaded.skipped[:10]:
         print(f"  skipped {name}: {why}")
-    splits = {}
-    for split in ("train", "validation"):
+    splits, degraded = {}, {}
+    variants = {"train": config.degraded_variants, "validation": 1, "calibration": 2}
+    for split in ("train", "validation", "calibration"):
         images = [i for i in loaded.images if i.split == split]
         splits[split] = build_crops(images, cache_dir)
         missed = splits[split].n_images - len(splits[split].crops)
         print(f"{split}: {splits[split].n_images} images, no face found in {missed}")
+        seed = config.seed + {"train": 0, "validation": 10**6, "calibration": 2 * 10**6}[split]
+        degraded[split] = build_degraded_crops(
+            splits[split], images, variants[split], seed, cache_dir
+        )
 
     import keras  # deferred: importing TensorFlow costs seconds the CLI's other verbs never pay
 
@@ -162,15 +249,17 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
 
     started = time.time()
     model.fit(
-        splits["train"].crops.astype(np.float32),
-        _targets(splits["train"], AGE_CLASSES, config.age_head),
+        _epoch_batches(
+            splits["train"],
+            degraded["train"],
+            _targets(splits["train"], AGE_CLASSES, config.age_head),
+            config,
+        ),
         validation_data=(
             splits["validation"].crops.astype(np.float32),
             _targets(splits["validation"], AGE_CLASSES, config.age_head),
         ),
         epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
         verbose=2,
         callbacks=[
             keras.callbacks.BackupAndRestore(str(out / "backup")),
@@ -183,15 +272,24 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
     # Measured, not chosen between: the saved network is always the recalibrated average.
     final = {}
     averaged = network.get_weights()
+    validation = (splits["validation"], degraded["validation"])
     if raw_weights:
         network.set_weights(raw_weights)
-        final["raw"] = validation_metrics(network, splits["validation"])
+        final["raw"] = validation_metrics(network, *validation)
         network.set_weights(averaged)
-    final["averaged"] = validation_metrics(network, splits["validation"])
-    recalibrate_batch_norm(network, splits["train"].crops, config.batch_size)
-    final["averaged_recalibrated"] = validation_metrics(network, splits["validation"])
+    final["averaged"] = validation_metrics(network, *validation)
+    # Serving sees near and far faces: the statistics come from the clean crops and one
+    # degraded crop of each training face.
+    recalibrate_batch_norm(
+        network,
+        np.concatenate([splits["train"].crops, degraded["train"].crops[:, 0]]),
+        config.batch_size,
+    )
+    final["averaged_recalibrated"] = validation_metrics(network, *validation)
     for name, metrics in final.items():
         print(f"validation, {name} weights: {metrics}")
+    temperatures = fit_gender_temperatures(network, splits["calibration"], degraded["calibration"])
+    print(f"gender temperatures by face width: {temperatures}")
     path = out / "model.keras"
     network.save(path)
     (out / "training.json").write_text(
@@ -203,9 +301,11 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
                 "n_train_faces": len(splits["train"].crops),
                 "n_validation_images": splits["validation"].n_images,
                 "n_validation_faces": len(splits["validation"].crops),
+                "n_calibration_faces": len(splits["calibration"].crops),
                 "skipped_names": len(loaded.skipped),
                 "seconds": seconds,
                 "final_validation": final,
+                "gender_temperatures": temperatures,
                 "keras_backend": keras.backend.backend(),
                 "machine": f"{platform.machine()} {platform.processor()}".strip(),
                 "python": sys.version.split()[0],

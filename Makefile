@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean stack bench-pipeline build-AdServerFunction peer-venv bench-peer bench-predict
+.PHONY: demo test lint install clean stack bench-pipeline build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ peer-venv: .venv-peer/.installed
 
 bench-peer: $(STAMP) .venv-peer/.installed
 	$(PY) -m model.peer_benchmark --data ../shared/datasets/utkface --json .cache/peer_benchmark.json
+
+# Far-field benchmark: store scenes from validation faces, recall/accuracy/ms by face width,
+# on one core (taskset); writes model/artifacts/scenes.json.
+bench-scenes: $(STAMP)
+	taskset -c 0 $(PY) -m model bench-scenes --data ../shared/datasets/utkface --frames 400
 
 # Whole-process latency of the predict CLI on one 1280x720 frame.
 bench-predict: $(STAMP)

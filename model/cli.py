@@ -2,7 +2,8 @@
 
     python -m model train --data DIR --out DIR [--epochs N]
     python -m model evaluate --data DIR --json OUT
-    python -m model predict IMAGE...
+    python -m model predict IMAGE... [--min-face-px N]
+    python -m model bench-scenes --data DIR [--frames N]
 
 Errors print one line on stderr and exit non-zero; no tracebacks.
 """
@@ -14,9 +15,38 @@ import json
 import sys
 from pathlib import Path
 
+from model.detect import DEFAULT_MIN_FACE_PX, NEAR_MIN_FACE_PX
 from model.images import ImageRejected
 
 DEFAULT_CACHE = Path(".cache")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 100_000:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of pixels")
+    return value
+
+
+def _bench_scenes(args: argparse.Namespace) -> int:
+    from model.bench_scenes import bench_scenes
+
+    width, _, height = args.size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise ValueError(f"--size must be WIDTHxHEIGHT, not {args.size!r}")
+    bench_scenes(
+        args.data,
+        args.json,
+        n_frames=args.frames,
+        seed=args.seed,
+        size=(int(width), int(height)),
+        profiles=args.min_face_px or [DEFAULT_MIN_FACE_PX, NEAR_MIN_FACE_PX],
+        cache_dir=args.cache,
+    )
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -41,7 +71,7 @@ def _predict(args: argparse.Namespace) -> int:
             failures += 1
             continue
         # The model loads on the first readable image: a run of bad files pays nothing.
-        faces = load_predictor().predict(rgb)
+        faces = load_predictor().predict(rgb, min_face_px=args.min_face_px)
         print(json.dumps({"image": image, "faces": [face.to_dict() for face in faces]}))
     return 1 if failures else 0
 
@@ -78,7 +108,11 @@ def _export(args: argparse.Namespace) -> int:
     from model.export import export_tflite, write_serving_card
 
     print(export_tflite(args.keras, args.out, quantize=args.quantize))
-    print(write_serving_card(args.out, args.version, args.test_time_flip))
+    training = args.keras.parent / "training.json"
+    temperatures = (
+        json.loads(training.read_text()).get("gender_temperatures") if training.exists() else None
+    )
+    print(write_serving_card(args.out, args.version, args.test_time_flip, temperatures))
     return 0
 
 
@@ -134,7 +168,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = verbs.add_parser("predict", help="faces, ages and genders in images")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument(
+        "--min-face-px",
+        type=_positive_float,
+        default=DEFAULT_MIN_FACE_PX,
+        help="smallest face width to look for, in image pixels; smaller costs more "
+        f"(default: {DEFAULT_MIN_FACE_PX:g}, a display camera at 1280x720; "
+        f"{NEAR_MIN_FACE_PX:g} for close range only)",
+    )
     predict.set_defaults(run=_predict)
+
+    scenes = verbs.add_parser(
+        "bench-scenes", help="recall, accuracy and speed on store scenes at camera distances"
+    )
+    scenes.add_argument("--data", type=Path, required=True, help="labelled image folder or CSV")
+    scenes.add_argument("--frames", type=int, default=400, help="scenes to compose (default 400)")
+    scenes.add_argument("--seed", type=int, default=7)
+    scenes.add_argument(
+        "--size", default="1280x720", help="frame size WIDTHxHEIGHT (default 1280x720)"
+    )
+    scenes.add_argument(
+        "--min-face-px",
+        type=_positive_float,
+        action="append",
+        help=f"profiles to measure (repeatable; default {DEFAULT_MIN_FACE_PX:g} and "
+        f"{NEAR_MIN_FACE_PX:g})",
+    )
+    scenes.add_argument(
+        "--json", type=Path, default=Path("model/artifacts/scenes.json"), help="report path"
+    )
+    scenes.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
+    scenes.set_defaults(run=_bench_scenes)
     return parser
 
 

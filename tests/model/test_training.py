@@ -22,6 +22,8 @@ def _crops(ages: list[int]) -> CropSet:
         races=np.zeros(n, int),
         names=np.array([f"{i}.jpg" for i in range(n)]),
         n_images=n,
+        boxes=np.zeros((n, 4), np.float32),
+        keypoints=np.zeros((n, 6, 2), np.float32),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -175,7 +176,8 @@ def load_detector(variant: str = "full", num_threads: int = 1) -> FaceDetector:
     return FaceDetector(DETECTORS[variant], num_threads=num_threads)
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
     left, top = max(a[0], b[0]), max(a[1], b[1])
     right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
     inter = max(0.0, right - left) * max(0.0, bottom - top)
@@ -396,7 +398,7 @@ class FaceFinder:
                 candidates.append(confirmed)
         kept: list[Detection] = []
         for candidate in sorted(candidates, key=lambda d: -d.score):
-            if all(_iou(candidate.box, k.box) <= iou_threshold for k in kept):
+            if all(box_iou(candidate.box, k.box) <= iou_threshold for k in kept):
                 kept.append(candidate)
         return kept
 

@@ -34,6 +34,7 @@ from PIL import Image
 
 from model.confidence import FACE_PX_BUCKETS, bucket_name
 from model.dataset import LabelledImage
+from model.detect import box_iou
 from model.images import decode_image
 
 # Face widths drawn for the benchmark: log-uniform over every bucket, so each is populated.
@@ -183,7 +184,7 @@ def make_scenes(
                 cy = rng.uniform(margin, max(margin + 1, height - margin * 1.5))
                 # This (nearer) person's head and torso must leave every face drawn so far visible.
                 body = (cx - face_px * 1.4, cy - face_px / 2, face_px * 2.8, height)
-                if margin * 2 < height and all(_iou(body, p.box) == 0 for p in placed):
+                if margin * 2 < height and all(box_iou(body, p.box) == 0 for p in placed):
                     break
             else:
                 continue
@@ -193,13 +194,6 @@ def make_scenes(
             placed.append(TruthFace(truth, labels.age, labels.gender, labels.path.name))
         scenes.append(Scene(_camera(frame, rng), width, height, placed))
     return scenes
-
-
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    left, top = max(a[0], b[0]), max(a[1], b[1])
-    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
 @dataclass(frozen=True)
@@ -214,7 +208,7 @@ def match_faces(
     """Greedy one-to-one matching by IoU; returns matches and the count of false faces."""
     pairs = sorted(
         (
-            (_iou(t.box, p["box"]), ti, pi)
+            (box_iou(t.box, p["box"]), ti, pi)
             for ti, t in enumerate(truths)
             for pi, p in enumerate(predicted)
         ),

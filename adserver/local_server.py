@@ -3,6 +3,12 @@
 Each plain HTTP request becomes an HTTP API payload-format-2.0 event for the same handler
 named in template.yaml; the handler's response dict becomes the HTTP response.
 
+The server reads and writes connections on many threads but invokes the handler one request
+at a time, as one Lambda container does. Handlers are written for that contract: Powertools
+keeps the request being resolved in a class attribute (``BaseRouter.current_event``) shared by
+every resolver in the process, and boto3 resources are not thread-safe, so neither a shared
+resolver nor one resolver per thread could serve two requests at once correctly.
+
     python -m adserver.local_server --port 8080
 """
 
@@ -12,6 +18,7 @@ import argparse
 import base64
 import json
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -94,6 +101,10 @@ def response_parts(response: Mapping[str, Any]) -> tuple[int, dict[str, str], by
 
 
 def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPRequestHandler]:
+    """A request handler class that invokes ``handler`` like API Gateway, one call at a time."""
+    # One container: the handler sees one invocation at a time (see the module docstring).
+    container = threading.Lock()
+
     class LambdaProxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -103,9 +114,10 @@ def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPReq
             event = http_api_event(
                 self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
             )
-            context = LocalLambdaContext("adserver", timeout_s=timeout_s)
             try:
-                status, headers, payload = response_parts(handler(event, context))
+                with container:  # the function's timeout starts when it is invoked
+                    context = LocalLambdaContext("adserver", timeout_s=timeout_s)
+                    status, headers, payload = response_parts(handler(event, context))
             except Exception:  # API Gateway answers a bare 500 when the function fails
                 traceback.print_exc()
                 status, headers = 500, {"Content-Type": "application/json"}

@@ -133,8 +133,12 @@ class SqsEventSource:
             return set()
         return _reported_failures(response, every_id)
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, heartbeat: Path | None = None) -> None:
+        """Poll until ``stop``; touch ``heartbeat`` once per poll so the local stack can tell
+        a hung worker from a busy one."""
         while not stop.is_set():
+            if heartbeat is not None:
+                heartbeat.touch()
             try:
                 result = self.process(self.receive_batch(stop))
             except Exception:  # a moto or network hiccup must not end the poller
@@ -239,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.ready_file is not None:
         args.ready_file.write_text(json.dumps({"queue_url": config.queue_url}))
     log.info("polling %s for %s", config.queue_url, args.handler)
-    SqsEventSource(boto3.client("sqs", region_name=config.region), handler, config).run(stop)
+    SqsEventSource(boto3.client("sqs", region_name=config.region), handler, config).run(
+        stop, heartbeat=args.ready_file
+    )
     return 0
 
 

@@ -1,14 +1,27 @@
-"""Bounded image decoding: every frame either decodes or is rejected with a reason."""
+"""Bounded image decoding: every frame either decodes or is rejected with a reason.
+
+A frame is bytes from the outside world, so ``decode_image`` promises one thing: it returns
+an upright 8-bit RGB array, or it raises ``ImageRejected`` with a reason a person can act on.
+No other exception escapes it, whatever the bytes are.
+"""
 
 from __future__ import annotations
 
 import io
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000
-ACCEPTED_FORMATS = frozenset({"JPEG", "PNG"})
+# MPO is what many cameras write: a JPEG with more JPEGs after it. We read the first.
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "MPO"})
+# No camera produces a frame with a side under this (it could not hold the smallest face the
+# finder looks for, 24 px), or one side more than this many times the other: a 100000x1 PNG
+# is a few hundred bytes but costs the face finder a pass per square tile of its short side.
+MIN_SIDE_PX = 16
+MAX_ASPECT_RATIO = 4.0
+# 16-bit samples (0..65535) to 8-bit (0..255): 65535 / 255 = 257 exactly.
+_SIXTEEN_TO_EIGHT_BITS = 257
 
 
 class ImageRejected(ValueError):
@@ -20,10 +33,12 @@ class ImageRejected(ValueError):
 
 
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode JPEG/PNG bytes to an RGB uint8 array of shape (height, width, 3).
+    """Decode JPEG/PNG/MPO bytes to an upright RGB uint8 array of shape (height, width, 3).
 
-    The size is checked from the header before any pixel is decoded, so an
-    oversized frame costs nothing. Raises ImageRejected with a short reason.
+    The size and shape are checked from the header before any pixel is decoded, so an
+    oversized or implausibly shaped frame costs nothing. EXIF orientation is applied and
+    16-bit samples are scaled to 8 bits. Raises ImageRejected with a short reason, and
+    nothing else.
     """
     if not data:
         raise ImageRejected("empty file")
@@ -31,20 +46,68 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ACCEPTED_FORMATS:
                 raise ImageRejected(f"not a JPEG/PNG (found {image.format or 'unknown'})")
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageRejected(
-                    f"image over {max_pixels / 1e6:g} megapixels ({width}x{height})"
-                )
+            check_frame_shape(*image.size, max_pixels=max_pixels)
             image.load()  # force the full decode here, where truncation surfaces
-            rgb = image.convert("RGB")
+            return _upright_rgb(image)
+    except ImageRejected:
+        raise
     except UnidentifiedImageError:
         raise ImageRejected("not a JPEG/PNG (unrecognised data)") from None
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"image too large to decode safely: {exc}") from None
-    except (OSError, SyntaxError) as exc:
-        raise ImageRejected(f"corrupt or truncated image: {exc}") from None
-    return np.asarray(rgb, dtype=np.uint8)
+    except (OSError, SyntaxError, EOFError) as exc:
+        raise ImageRejected(f"corrupt or truncated image: {_short(exc)}") from None
+    except ValueError as exc:
+        # Pillow's limits on compressed metadata (a zTXt or iCCP chunk that inflates past
+        # PngImagePlugin.MAX_TEXT_CHUNK says "Decompressed Data Too Large") land here.
+        raise ImageRejected(f"image metadata over the decoder's limits: {_short(exc)}") from None
+    except Exception as exc:
+        # Anything else a decoder raises on hostile bytes is still a bad frame, not a crash.
+        raise ImageRejected(f"undecodable image ({type(exc).__name__}: {_short(exc)})") from None
+
+
+def check_frame_shape(width: int, height: int, *, max_pixels: int = MAX_PIXELS) -> None:
+    """Reject sizes no camera produces; raises ImageRejected saying which bound was broken."""
+    if width * height > max_pixels:
+        raise ImageRejected(f"image over {max_pixels / 1e6:g} megapixels ({width}x{height})")
+    if min(width, height) < MIN_SIDE_PX:
+        raise ImageRejected(
+            f"image too small ({width}x{height}; each side must be at least {MIN_SIDE_PX} px)"
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageRejected(
+            f"image shape no camera produces ({width}x{height};"
+            f" longer side over {MAX_ASPECT_RATIO:g} times the shorter)"
+        )
+
+
+def _upright_rgb(image: Image.Image) -> np.ndarray:
+    image = _exif_upright(image)
+    if image.mode.startswith("I") or image.mode == "F":
+        return _sixteen_bit_grey_to_rgb(image)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _exif_upright(image: Image.Image) -> Image.Image:
+    """Turn the pixels the way the camera's EXIF orientation tag says the picture is held."""
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception:
+        # A damaged EXIF block says nothing reliable about orientation; the pixels are fine.
+        return image
+    return image if upright is None else upright
+
+
+def _sixteen_bit_grey_to_rgb(image: Image.Image) -> np.ndarray:
+    # convert("RGB") would clip every sample above 255 to white: scale the full 16-bit range.
+    samples = np.asarray(image, dtype=np.float64)
+    scaled = np.clip(samples, 0, 65535) / _SIXTEEN_TO_EIGHT_BITS
+    grey = np.rint(scaled).astype(np.uint8)
+    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc)[:200] or type(exc).__name__
 
 
 def read_image(path: str) -> np.ndarray:

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 FRAMES_PREFIX = "frames/"
 # Ids become S3 key segments and DynamoDB keys, so keep them to a safe, readable alphabet.
+# ASCII only, spelled out: \d and str.isdigit() also accept Arabic-Indic and other digits,
+# which int() would quietly turn into an ASCII key that never existed; and without re.ASCII,
+# IGNORECASE lets the Kelvin sign match [A-Za-z].
 _ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _FRAME_KEY = re.compile(
-    rf"^frames/(?P<store>{_ID})/(?P<camera>{_ID})/(?P<epoch_ms>\d{{10,15}})\.(?P<ext>jpe?g|png)$",
-    re.IGNORECASE,
+    rf"^frames/(?P<store>{_ID})/(?P<camera>{_ID})/(?P<epoch_ms>[0-9]{{10,15}})\.(?P<ext>jpe?g|png)\Z",
+    re.IGNORECASE | re.ASCII,
 )
-_ID_ONLY = re.compile(rf"^{_ID}$")
+_ID_ONLY = re.compile(rf"^{_ID}\Z", re.ASCII)
 
 
 class InvalidFrameKey(ValueError):
@@ -21,7 +24,12 @@ class InvalidFrameKey(ValueError):
 
 @dataclass(frozen=True)
 class FrameKey:
-    """Where a frame came from and when it was captured, as encoded in its object key."""
+    """Where a frame came from and when it was captured, as encoded in its object key.
+
+    A camera's frame is identified by its camera and capture time: two objects that differ
+    only in extension (``.jpg``, ``.JPG``, ``.png``) claim the same frame. The extension is
+    kept as written, so ``key`` is always the object's real key.
+    """
 
     store: str
     camera: str
@@ -49,7 +57,7 @@ class FrameKey:
             store=match["store"],
             camera=match["camera"],
             captured_at_ms=int(match["epoch_ms"]),
-            extension=match["ext"].lower(),
+            extension=match["ext"],
         )
 
 

@@ -4,14 +4,18 @@ with the inference worker and the ad server running the same handlers as in AWS.
     python -m infra.stack            # or: make stack
 
 Writes .local/outputs.json once everything is ready and runs in the foreground until
-Ctrl-C. Worker and ad-server logs go to .local/logs/.
+Ctrl-C or SIGTERM, which remove it again. Logs are appended to .local/logs/.
+
+Like Lambda, the stack replaces a function's process that dies or hangs (a worker killed
+with SIGKILL, stopped with SIGSTOP, or silent past its heartbeat) with a new one, while moto
+and everything stored in it stay up. moto's data lives in its process's memory: it is gone
+when the stack stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import socket
@@ -19,12 +23,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from adserver.registry import DynamoDBRegistry
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
@@ -40,6 +44,17 @@ from infra.template import REPO_ROOT, load_template, translate
 
 LOCAL_DIR = REPO_ROOT / ".local"
 READY_TIMEOUT_S = 180.0
+SUPERVISE_EVERY_S = 0.5
+# A stopped (SIGSTOP) function process is replaced after this long; Lambda never pauses one.
+STOPPED_GRACE_S = 5.0
+# A worker beats once per poll; one that has not for this long (at least four function
+# timeouts) is hung. Generous, so that a worker waiting on a paused moto is left alone.
+MIN_HEARTBEAT_TIMEOUT_S = 120.0
+# More restarts than this within the window is a crash loop: the stack stops and says why.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+# Logs are appended across starts; one over this size is moved to NAME.log.1 first.
+MAX_LOG_BYTES = 10 * 1024 * 1024
 
 
 class StackError(RuntimeError):
@@ -60,10 +75,24 @@ class StackOptions:
 
 @dataclass
 class _Child:
+    """A process of the stack and how to start it again."""
+
     name: str
-    process: subprocess.Popen[bytes]
+    arguments: list[str]
+    env: dict[str, str]
     ready_file: Path
     log_path: Path
+    replaceable: bool  # a function's container; moto holds the data and is not
+    heartbeat_timeout_s: float | None = None  # the ready file's mtime is its heartbeat
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    stopped_since: float | None = None
+    beats_checked_after: float = 0.0  # no heartbeat verdict before this (monotonic)
+    restarts: list[float] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else 0
 
 
 class LocalStack:
@@ -71,11 +100,11 @@ class LocalStack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
-        self._moto: ThreadedMotoServer | None = None
         self._children: list[_Child] = []
         self.endpoint_url = ""
         self.outputs: dict[str, Any] = {}
         self.provisioned: ProvisionedStack | None = None
+        self._last_tick = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalStack:
@@ -98,15 +127,11 @@ class LocalStack:
         options = self.options
         self._logs_dir.mkdir(parents=True, exist_ok=True)
         self._state_dir.mkdir(parents=True, exist_ok=True)
-        options.outputs_path.unlink(missing_ok=True)
+        remove_stale_outputs(options.outputs_path)
 
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per moto request
-        self._moto = ThreadedMotoServer(
-            ip_address="127.0.0.1", port=_free_port(options.moto_port), verbose=False
-        )
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        moto = self._start_moto(options.moto_port)
+        self._wait_until_ready()
+        self.endpoint_url = str(json.loads(moto.ready_file.read_text())["endpoint_url"])
 
         session = boto3.session.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=options.region
@@ -134,23 +159,26 @@ class LocalStack:
             for logical_id in stack.http_functions
         ]
         self._wait_until_ready()
+        self._write_pids()
         self.outputs = self._outputs(stack, tokens, adserver_urls[0] if adserver_urls else "")
         _write_json_atomically(options.outputs_path, self.outputs)
 
     def stop(self) -> None:
-        for child in self._children:
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        for child in self._children:
-            try:
-                child.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+        # Functions first, so none is cut off mid-call by moto going away.
+        for group in ([c for c in self._children if c.replaceable], self._children):
+            for child in group:
+                if child.process is not None and child.process.poll() is None:
+                    child.process.send_signal(signal.SIGCONT)  # a stopped process cannot exit
+                    child.process.send_signal(signal.SIGTERM)
+            for child in group:
+                if child.process is None:
+                    continue
+                try:
+                    child.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
         self._children.clear()
-        if self._moto is not None:
-            self._moto.stop()
-            self._moto = None
         self._remove_outputs_if_ours()
 
     def _remove_outputs_if_ours(self) -> None:
@@ -160,14 +188,83 @@ class LocalStack:
             document = json.loads(path.read_text())
         except (OSError, ValueError):
             return
-        if document.get("endpoint_url") == self.endpoint_url:
+        if document.get("stack_pid") == os.getpid():
             path.unlink(missing_ok=True)
 
     def wait(self) -> None:
-        """Block until interrupted; raise StackError if a component dies meanwhile."""
+        """Block until interrupted, replacing function processes that die or hang; raise
+        StackError if moto dies or a function keeps failing."""
         while True:
-            time.sleep(0.5)
-            self._raise_if_a_child_died()
+            time.sleep(SUPERVISE_EVERY_S)
+            for line in self.supervise():
+                print(f"stack: {line}", flush=True)
+
+    # ------------------------------------------------------------------ supervision
+    def supervise(self) -> list[str]:
+        """One look at every process: replace the dead and the hung; what was done, in words."""
+        now = time.monotonic()
+        if now - self._last_tick > max(5.0, 10 * SUPERVISE_EVERY_S):
+            # This process was itself paused (SIGSTOP, a suspended laptop): heartbeats are
+            # stale for reasons no worker is to blame for, so give them a fresh period.
+            for child in self._children:
+                child.beats_checked_after = now + (child.heartbeat_timeout_s or 0.0)
+                child.stopped_since = None
+        self._last_tick = now
+        done: list[str] = []
+        for child in self._children:
+            trouble = self._trouble(child, now)
+            if trouble is None:
+                continue
+            if not child.replaceable:
+                raise StackError(
+                    f"{child.name} {trouble}; its data is gone. Last lines of {child.log_path}:\n"
+                    + _tail(child.log_path)
+                )
+            self._replace(child, trouble, now)
+            done.append(f"{child.name} {trouble}; started a new one (pid {child.pid})")
+        if done:
+            self._write_pids()
+        return done
+
+    def _trouble(self, child: _Child, now: float) -> str | None:
+        """Why ``child`` needs replacing, or None while it is healthy."""
+        assert child.process is not None
+        code = child.process.poll()
+        if code is not None:
+            return f"exited with status {code}"
+        if not child.replaceable:
+            return None  # moto paused on purpose is left alone
+        if _is_stopped(child.pid):
+            child.stopped_since = child.stopped_since or now
+            if now - child.stopped_since > STOPPED_GRACE_S:
+                return f"was stopped for {now - child.stopped_since:.0f} s (hung)"
+            return None
+        child.stopped_since = None
+        if not child.ready_file.exists():
+            if now - child.started_at > READY_TIMEOUT_S:
+                return f"was not ready after {READY_TIMEOUT_S:.0f} s"
+            return None
+        if child.heartbeat_timeout_s is not None and now > child.beats_checked_after:
+            silent_s = time.time() - child.ready_file.stat().st_mtime
+            if silent_s > child.heartbeat_timeout_s:
+                return f"sent no heartbeat for {silent_s:.0f} s (hung)"
+        return None
+
+    def _replace(self, child: _Child, trouble: str, now: float) -> None:
+        assert child.process is not None
+        if child.process.poll() is None:
+            child.process.kill()  # SIGKILL ends a stopped process too
+        child.process.wait()
+        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S] + [now]
+        if len(child.restarts) > MAX_RESTARTS:
+            raise StackError(
+                f"{child.name} {trouble}, its {len(child.restarts)}th failure in"
+                f" {RESTART_WINDOW_S:.0f} s; last lines of {child.log_path}:\n"
+                + _tail(child.log_path)
+            )
+        with open(child.log_path, "ab") as log:
+            log.write(f"--- stack: {child.name} {trouble}; replacing it\n".encode())
+        self._launch(child)
 
     # ------------------------------------------------------------------ children
     @property
@@ -177,6 +274,21 @@ class LocalStack:
     @property
     def _state_dir(self) -> Path:
         return self.options.run_dir / "run"
+
+    @property
+    def pids_path(self) -> Path:
+        """{name: pid} of every process of the stack, rewritten when one is replaced."""
+        return self._state_dir / "pids.json"
+
+    def _start_moto(self, port: int) -> _Child:
+        port = _free_port(port) if port else 0
+        moto_env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        return self._spawn(
+            "moto",
+            ["-m", "infra.local_moto", "--port", str(port)],
+            moto_env,
+            replaceable=False,
+        )
 
     def _function_environment(self, function: LocalFunction) -> dict[str, str]:
         """What the Lambda runtime would set, plus moto's endpoint for every AWS client."""
@@ -216,7 +328,8 @@ class LocalStack:
         ]
         if not source.report_batch_item_failures:
             command.append("--no-report-batch-item-failures")
-        self._spawn(name, command, self._function_environment(function))
+        heartbeat_timeout_s = max(MIN_HEARTBEAT_TIMEOUT_S, 4.0 * function.timeout_s)
+        self._spawn(name, command, self._function_environment(function), heartbeat_timeout_s)
 
     def _start_http_function(self, function: LocalFunction, port: int) -> str:
         port = _free_port(port)
@@ -233,20 +346,51 @@ class LocalStack:
         self._spawn("adserver", command, self._function_environment(function))
         return f"http://127.0.0.1:{port}"
 
-    def _spawn(self, name: str, arguments: list[str], env: dict[str, str]) -> None:
-        ready_file = self._state_dir / f"{name}.ready"
-        ready_file.unlink(missing_ok=True)
+    def _spawn(
+        self,
+        name: str,
+        arguments: list[str],
+        env: dict[str, str],
+        heartbeat_timeout_s: float | None = None,
+        *,
+        replaceable: bool = True,
+    ) -> _Child:
         log_path = self._logs_dir / f"{name}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, *arguments, "--ready-file", str(ready_file)],
+        _rotate_if_large(log_path)
+        child = _Child(
+            name=name,
+            arguments=[*arguments, "--ready-file", str(self._state_dir / f"{name}.ready")],
+            env=env,
+            ready_file=self._state_dir / f"{name}.ready",
+            log_path=log_path,
+            replaceable=replaceable,
+            heartbeat_timeout_s=heartbeat_timeout_s,
+        )
+        self._launch(child)
+        self._children.append(child)
+        return child
+
+    def _launch(self, child: _Child) -> None:
+        child.ready_file.unlink(missing_ok=True)
+        with open(child.log_path, "ab") as log:
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            log.write(f"--- stack: {child.name} starting at {started}\n".encode())
+            log.flush()
+            child.process = subprocess.Popen(
+                [sys.executable, *child.arguments],
                 cwd=REPO_ROOT,
-                env=env,
+                env=child.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the stack, which stops them in order
             )
-        self._children.append(_Child(name, process, ready_file, log_path))
+        child.started_at = time.monotonic()
+        child.stopped_since = None
+        child.beats_checked_after = 0.0
+
+    def _write_pids(self) -> None:
+        document = {"stack": os.getpid(), **{c.name: c.pid for c in self._children}}
+        _write_json_atomically(self.pids_path, document)
 
     def _local_queue_url(self, queue_url: str) -> str:
         # moto answers with the URL of the host it was asked on; ask it the local one.
@@ -270,13 +414,13 @@ class LocalStack:
             time.sleep(0.1)
 
     def _raise_if_a_child_died(self) -> None:
+        # While starting, a death is a broken set-up, not bad luck: stop and say so.
         for child in self._children:
-            code = child.process.poll()
+            code = child.process.poll() if child.process is not None else None
             if code is not None:
-                tail = child.log_path.read_text(errors="replace").splitlines()[-15:]
                 raise StackError(
                     f"{child.name} exited with status {code}; last lines of {child.log_path}:\n"
-                    + "\n".join(tail)
+                    + _tail(child.log_path)
                 )
 
     # ------------------------------------------------------------------ outputs
@@ -304,6 +448,8 @@ class LocalStack:
             "observations_table": stack.outputs["ObservationsTableName"],
             "registry_table": stack.outputs["RegistryTableName"],
             "logs_dir": str(self._logs_dir),
+            "stack_pid": os.getpid(),
+            "pids_file": str(self.pids_path),
         }
 
 
@@ -318,7 +464,7 @@ def start_in_background(
     log_path = run_dir / "stack.log"
     ports = ["--port", "0", "--adserver-port", "0"]
     places = ["--outputs", str(outputs_path), "--run-dir", str(run_dir)]
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "infra.stack", *ports, *places],
             cwd=REPO_ROOT,
@@ -349,8 +495,14 @@ def stop_background(process: subprocess.Popen[bytes]) -> int:
 
 
 def _free_port(preferred: int) -> int:
-    """``preferred`` if it can be bound (0 picks any free port); StackError otherwise."""
+    """``preferred`` if it can be bound (0 picks any free port); StackError otherwise.
+
+    The probe sets SO_REUSEADDR as the servers themselves do: connections of a stack that
+    just stopped linger in TIME_WAIT for a minute and must not block a restart, while a port
+    that something still listens on is refused all the same.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred))
         except OSError:
@@ -358,6 +510,59 @@ def _free_port(preferred: int) -> int:
                 f"port {preferred} is in use (another stack running?); choose another port"
             ) from None
         return int(probe.getsockname()[1])
+
+
+def remove_stale_outputs(path: Path) -> None:
+    """Make way for a new stack's outputs: remove those of a stack that is gone (it crashed
+    or was killed), refuse if the stack that wrote them is still running."""
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return
+    pid = document.get("stack_pid")
+    if isinstance(pid, int) and pid != os.getpid() and _is_running(pid):
+        raise StackError(
+            f"the stack with pid {pid} is running and owns {path};"
+            " stop it first or pass another --outputs"
+        )
+    print(f"stack: removing {path}, left by a stack that did not stop cleanly", flush=True)
+    path.unlink(missing_ok=True)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stopped(pid: int) -> bool:
+    """Whether a process is stopped (SIGSTOP, or traced); Linux only, False elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may hold spaces.
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state in ("T", "t")
+
+
+def _tail(log_path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _rotate_if_large(log_path: Path) -> None:
+    if log_path.exists() and log_path.stat().st_size > MAX_LOG_BYTES:
+        log_path.replace(log_path.with_name(log_path.name + ".1"))
 
 
 def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
@@ -402,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
         parameters=parameters,
         run_dir=args.run_dir,
     )
-    signal.signal(signal.SIGTERM, _interrupt)  # stop children in order, as on Ctrl-C
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)  # stop children in order, as on Ctrl-C
     started = time.monotonic()
     try:
         with LocalStack(options) as stack:
@@ -414,7 +620,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  ad server      {outputs['adserver_url']}\n"
                 f"  outputs        {options.outputs_path}\n"
                 f"  logs           {outputs['logs_dir']}\n"
-                "Ctrl-C stops everything.",
+                "A worker that dies or hangs is replaced. Ctrl-C stops everything;"
+                " what moto holds goes with it.",
                 flush=True,
             )
             for note in stack.provisioned.notes if stack.provisioned else []:

@@ -4,9 +4,12 @@ an observation through the API, and the display's next ad."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +94,32 @@ def test_a_camera_upload_becomes_an_observation_and_the_next_ad(stack):
     with pytest.raises(urllib.error.HTTPError) as denied:
         api(outputs, "/v1/displays/demo-display-1/next-ad", outputs.display(other_id)["token"])
     assert denied.value.code == 403
+
+
+def test_a_killed_and_a_hung_worker_are_replaced_and_frames_still_processed(stack):
+    outputs, _, _ = stack
+    pids_file = Path(outputs.document["pids_file"])
+    before = json.loads(pids_file.read_text())
+    # GIVEN one worker killed outright and the other stopped (hung)
+    os.kill(before["worker-0"], signal.SIGKILL)
+    os.kill(before["worker-1"], signal.SIGSTOP)
+    # WHEN the stack notices (a stopped worker is given 5 s)
+    deadline = time.monotonic() + 30
+    after = before
+    while time.monotonic() < deadline:
+        after = json.loads(pids_file.read_text())
+        if after["worker-0"] != before["worker-0"] and after["worker-1"] != before["worker-1"]:
+            break
+        time.sleep(0.2)
+    # THEN both were replaced while moto kept its data, and a new frame is observed
+    assert after["worker-0"] != before["worker-0"] and after["worker-1"] != before["worker-1"]
+    assert after["moto"] == before["moto"]
+    frame = next(composed_frames(1))
+    captured_ms = time.time_ns() // 1_000_000
+    key = f"frames/demo-store/demo-cam-1/{captured_ms}.jpg"
+    outputs.client("s3").put_object(Bucket=outputs.frames_bucket, Key=key, Body=frame.jpeg)
+    observation = wait_for_observation(outputs, "demo-store/demo-cam-1", captured_ms, 60.0)
+    assert observation["status"] == "ok"
 
 
 def test_the_stack_stops_cleanly_and_removes_its_outputs(stack):

@@ -1,0 +1,90 @@
+"""The local stack's lifecycle helpers: the port probe, stale outputs, stopped processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from infra.stack import StackError, _free_port, _is_stopped, remove_stale_outputs
+
+
+def _leave_a_time_wait_on(port_holder: socket.socket) -> int:
+    """Close a connection from the listening side first, as a stopped server does: its end
+    of the connection then lingers in TIME_WAIT on the listening port."""
+    port = port_holder.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = port_holder.accept()
+    accepted.close()
+    time.sleep(0.05)
+    client.close()
+    port_holder.close()
+    return int(port)
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_stack_can_be_used_at_once():
+    # GIVEN a server that just closed its connections and stopped listening
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = _leave_a_time_wait_on(listener)
+    # WHEN a new stack probes the same port
+    # THEN the probe lets it have the port
+    assert _free_port(port) == port
+
+
+def test_a_port_something_listens_on_is_refused_with_a_clear_message():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(StackError, match=f"port {port} is in use"):
+            _free_port(port)
+
+
+def test_outputs_left_by_a_stack_that_is_gone_are_removed(tmp_path):
+    # GIVEN outputs written by a process that no longer exists
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"stack_pid": gone.pid, "endpoint_url": "http://x"}))
+    # WHEN a new stack makes way for its own
+    remove_stale_outputs(outputs)
+    # THEN the stale file is gone
+    assert not outputs.exists()
+
+
+def test_outputs_of_a_stack_that_still_runs_are_kept_and_the_start_refused(tmp_path):
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        outputs = tmp_path / "outputs.json"
+        outputs.write_text(json.dumps({"stack_pid": running.pid}))
+        with pytest.raises(StackError, match=f"pid {running.pid} is running"):
+            remove_stale_outputs(outputs)
+        assert outputs.exists()
+    finally:
+        running.kill()
+        running.wait()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_a_process_stopped_with_sigstop_is_seen_as_stopped():
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not _is_stopped(process.pid)
+        process.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not _is_stopped(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _is_stopped(process.pid)
+    finally:
+        process.kill()
+        process.wait()

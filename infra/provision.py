@@ -300,6 +300,7 @@ class _Builder:
             "AWS::DynamoDB::Table": self._table,
             "AWS::IAM::Role": self._role,
             "AWS::Logs::LogGroup": self._log_group,
+            "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source,
         }
@@ -521,6 +522,39 @@ class _Builder:
             "AWS::Logs::LogGroup",
             name,
             {"Arn": self.arn("logs", f"log-group:{name}:*")},
+        )
+
+    def _alarm(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        # Created so the template is exercised; moto keeps it but never evaluates it.
+        name = props.get("AlarmName") or self.generated_name(logical_id, 255)
+        arguments: dict[str, Any] = {"AlarmName": name}
+        for key in (
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "Period",
+            "EvaluationPeriods",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "AlarmActions",
+            "OKActions",
+        ):
+            if key in props:
+                arguments[key] = props[key]
+        for key in ("Period", "EvaluationPeriods"):
+            if key in arguments:
+                arguments[key] = int(arguments[key])
+        if "Threshold" in arguments:
+            arguments["Threshold"] = float(arguments["Threshold"])
+        self.client("cloudwatch").put_metric_alarm(**arguments)
+        return Resource(
+            logical_id,
+            "AWS::CloudWatch::Alarm",
+            name,
+            {"Arn": self.arn("cloudwatch", f"alarm:{name}")},
         )
 
     # ------------------------------------------------------------------ Lambda (run locally)

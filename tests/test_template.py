@@ -100,3 +100,18 @@ def test_the_inference_role_may_not_write_frames_or_read_the_registry(resources)
 def test_stage_and_retention_are_parameters():
     parameters = load_template()["Parameters"]
     assert {"Stage", "ObservationRetentionDays", "DeleteFramesAfterProcessing"} <= set(parameters)
+
+
+def test_one_message_in_the_dead_letter_queue_raises_the_alarm_to_the_alarms_topic(resources):
+    alarm = resources["JobsDeadLetterAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"  # an idle, empty queue is healthy
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
+    assert resources["AlarmsTopic"]["Type"] == "AWS::SNS::Topic"

@@ -133,6 +133,10 @@ class ObservationWriter(Protocol):
 
     def exists(self, frame: FrameKey) -> bool: ...
 
+    def observed_frame_key(self, frame: FrameKey) -> str | None:
+        """The object key of the observation held for the frame's camera and time, if any."""
+        ...
+
 
 class ObservationReader(Protocol):
     """What the ad server needs: a camera's observations since a time, newest last."""
@@ -167,12 +171,18 @@ class ObservationStore:
 
     def exists(self, frame: FrameKey) -> bool:
         """Whether the frame already has an observation (strongly consistent read)."""
+        return self.observed_frame_key(frame) is not None
+
+    def observed_frame_key(self, frame: FrameKey) -> str | None:
+        """The ``frame_key`` recorded for the frame's camera and time (strongly consistent):
+        the frame's own key for a repeat delivery, another object's for a second upload."""
         response = self._table.get_item(
             Key={"camera_key": frame.camera_key, "captured_at_ms": frame.captured_at_ms},
-            ProjectionExpression="camera_key",
+            ProjectionExpression="frame_key",
             ConsistentRead=True,
         )
-        return "Item" in response
+        item = response.get("Item")
+        return None if item is None else str(item.get("frame_key", ""))
 
     def query(
         self, store: str, camera: str, since_ms: int, limit: int = DEFAULT_PAGE_LIMIT
@@ -207,6 +217,10 @@ class InMemoryObservationStore:
 
     def exists(self, frame: FrameKey) -> bool:
         return (frame.camera_key, frame.captured_at_ms) in self.records
+
+    def observed_frame_key(self, frame: FrameKey) -> str | None:
+        observation = self.records.get((frame.camera_key, frame.captured_at_ms))
+        return None if observation is None else observation.frame_key
 
     def query(
         self, store: str, camera: str, since_ms: int, limit: int = DEFAULT_PAGE_LIMIT

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import time
+from dataclasses import replace
+
 import pytest
+from PIL import Image
 
 from lambdas.frame_keys import FrameKey
 from lambdas.inference.events import FrameRef
@@ -160,18 +165,16 @@ def test_a_frame_that_vanished_before_its_first_look_is_recorded_as_rejected(
     assert observation.error == "frame no longer in the bucket"
 
 
-def test_a_key_outside_the_frame_scheme_is_ignored_and_left_to_the_lifecycle_rule(
-    deps, s3, bucket_name, store
-):
+def test_a_key_outside_the_frame_scheme_is_unrecordable_and_removed(deps, s3, bucket_name, store):
     # GIVEN an object under frames/ whose key does not name store, camera and time
     ref = upload(s3, bucket_name, jpeg_bytes(), key="frames/holiday.jpg")
     # WHEN it is processed
     outcome = process_frame(ref, deps)
-    # THEN nothing is recorded and the object is not touched
-    assert outcome.result == "ignored"
+    # THEN it is unrecordable with the reason (its job is dead-lettered), and removed
+    assert outcome.result == "unrecordable"
     assert "not a frame key" in (outcome.reason or "")
     assert store.records == {}
-    assert frames_left(s3, bucket_name) == ["frames/holiday.jpg"]
+    assert frames_left(s3, bucket_name) == []
 
 
 def test_frames_are_kept_when_deletion_is_turned_off(s3, bucket_name, store, predictor):
@@ -211,3 +214,88 @@ def test_duplicates_are_caught_by_the_dynamodb_store_too(
     assert outcome.result == "duplicate"
     assert observations_table.scan()["Count"] == 1
     assert FrameKey.parse(KEY).camera_key == observations_table.scan()["Items"][0]["camera_key"]
+
+
+@pytest.mark.parametrize("second", [KEY[:-3] + "png", KEY[:-3] + "JPG"], ids=["png", "JPG"])
+def test_a_second_object_for_the_same_camera_and_time_is_unrecordable_not_silently_dropped(
+    deps, s3, bucket_name, store, predictor, second
+):
+    # GIVEN a .jpg frame already observed, and another object with the same camera and time
+    assert process_frame(upload(s3, bucket_name, jpeg_bytes()), deps).result == "ok"
+    ref = upload(s3, bucket_name, jpeg_bytes(), key=second)
+    # WHEN the second is processed
+    outcome = process_frame(ref, deps)
+    # THEN it is unrecordable, saying which object holds the id; it is removed, and the
+    # first observation stands
+    assert outcome.result == "unrecordable"
+    assert outcome.reason == f"duplicate frame id: {KEY} holds this camera and capture time"
+    assert frames_left(s3, bucket_name) == []
+    [observation] = store.query("demo-store", "demo-cam-1", since_ms=0)
+    assert observation.frame_key == KEY
+    assert len(predictor.seen_shapes) == 1
+
+
+def test_the_observation_keeps_the_objects_own_key_whatever_its_extension_case(
+    deps, s3, bucket_name, store
+):
+    ref = upload(s3, bucket_name, jpeg_bytes(), key=KEY[:-3] + "JPG")
+    assert process_frame(ref, deps).result == "ok"
+    [observation] = store.query("demo-store", "demo-cam-1", since_ms=0)
+    assert observation.frame_key == KEY[:-3] + "JPG"
+
+
+class FakeCameras:
+    def __init__(self, reason):
+        self.reason = reason
+
+    def unregistered_reason(self, frame):
+        return self.reason
+
+
+def test_a_frame_from_a_camera_not_in_the_registry_is_rejected_unread(
+    deps, s3, bucket_name, store, predictor
+):
+    # GIVEN a registry that does not know the frame's camera
+    deps = replace(deps, cameras=FakeCameras("camera 'demo-cam-1' is not registered"))
+    ref = upload(s3, bucket_name, jpeg_bytes())
+    # WHEN the frame is processed
+    outcome = process_frame(ref, deps)
+    # THEN it is rejected with the registry's reason, the model never ran, the frame is gone
+    assert (outcome.result, outcome.reason) == ("rejected", "camera 'demo-cam-1' is not registered")
+    assert predictor.seen_shapes == []
+    assert frames_left(s3, bucket_name) == []
+
+
+def test_a_frame_over_its_time_budget_is_rejected_before_the_model_runs(
+    deps, s3, bucket_name, store, predictor
+):
+    # GIVEN a clock on which fetching and decoding takes 11 s, over the 10 s budget
+    ticks = iter([0.0, 11.0])
+    deps = replace(deps, timer=lambda: next(ticks))
+    ref = upload(s3, bucket_name, jpeg_bytes())
+    # WHEN it is processed
+    outcome = process_frame(ref, deps)
+    # THEN it is rejected for its time, and the model never saw it
+    assert outcome.result == "rejected"
+    assert outcome.reason == "frame took 11.0 s to fetch and decode, over its 10 s budget"
+    assert predictor.seen_shapes == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(100_000, 1), (20_000, 2)])
+def test_a_thin_png_no_camera_produces_costs_well_under_a_second(
+    deps, s3, bucket_name, store, predictor, width, height
+):
+    # GIVEN a few-hundred-byte PNG of 100000x1 (the face finder would make 100000 passes)
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, "PNG")
+    ref = upload(s3, bucket_name, buffer.getvalue())
+    # WHEN it is processed
+    started = time.perf_counter()
+    outcome = process_frame(ref, deps)
+    elapsed_s = time.perf_counter() - started
+    # THEN it is a recorded rejection with the reason, the model never ran, in well under 1 s
+    assert outcome.result == "rejected"
+    assert "too small" in (outcome.reason or "")
+    assert predictor.seen_shapes == []
+    assert frames_left(s3, bucket_name) == []
+    assert elapsed_s < 1.0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import uuid
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
@@ -35,11 +37,34 @@ def function(monkeypatch, observations_table, frames_bucket, predictor):
     """The handler module as a fresh container: env from the template, fake model injected."""
     monkeypatch.setenv("OBSERVATIONS_TABLE", observations_table.name)
     monkeypatch.setattr(handler, "get_predictor", lambda: predictor)
-    for getter in (handler.get_settings, handler.get_frame_dependencies):
+    for getter in CACHED:
         getter.cache_clear()
     yield handler
-    for getter in (handler.get_settings, handler.get_frame_dependencies):
+    for getter in CACHED:
         getter.cache_clear()
+
+
+CACHED = (handler.get_settings, handler.get_frame_dependencies, handler.get_dead_letters)
+
+
+@pytest.fixture
+def dead_letter_queue(function, monkeypatch):
+    """A dead-letter queue the function is configured with (DEAD_LETTER_QUEUE_URL)."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName=f"jobs-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", url)
+    for getter in CACHED:
+        getter.cache_clear()
+    return url
+
+
+def dead_letters(url):
+    """(body, reason) of every message in the dead-letter queue."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    return [(m["Body"], m["MessageAttributes"]["reason"]["StringValue"]) for m in messages]
 
 
 def invoke(event):
@@ -117,7 +142,7 @@ def test_a_record_that_fails_is_reported_alone_for_retry(
     assert observations_table.scan()["Count"] == 1
 
 
-def test_a_message_that_is_not_a_frame_job_fails_and_is_left_for_the_dead_letter_queue(
+def test_without_a_dead_letter_queue_a_message_that_is_not_a_frame_job_fails(
     function, s3, frames_bucket
 ):
     # GIVEN a batch of a good frame job and a record whose body is not an SNS notification
@@ -172,3 +197,118 @@ def test_the_model_and_clients_are_built_once_per_container(
     # THEN the model was loaded once and both frames were seen by it
     assert loads == [1]
     assert len(predictor.seen_shapes) == 2
+
+
+def test_a_message_that_is_not_a_frame_job_goes_to_the_dead_letter_queue_at_once(
+    function, dead_letter_queue, s3, frames_bucket, observations_table
+):
+    # GIVEN a batch of a good frame job and a record whose body is not an SNS notification
+    s3.put_object(Bucket=frames_bucket, Key=KEY, Body=jpeg_bytes())
+    event = frame_job_event((KEY, 1000))
+    stray = copy.deepcopy(event["Records"][0])
+    stray["messageId"] = "stray-message"
+    stray["body"] = json.dumps({"hello": "world"})
+    event["Records"].append(stray)
+    # WHEN handled
+    response = invoke(event)
+    # THEN nothing is left for retry: the frame is observed and the stray message is in the
+    # dead-letter queue, as it arrived, with the reason attached
+    assert response == {"batchItemFailures": []}
+    assert observations_table.scan()["Count"] == 1
+    [(body, reason)] = dead_letters(dead_letter_queue)
+    assert body == stray["body"]
+    assert reason.startswith("not a frame job: body.")
+
+
+def test_an_unparsable_body_is_dead_lettered_instead_of_failing_the_batch(
+    function, dead_letter_queue
+):
+    event = load_event("sqs_sns_s3_object_created")
+    event["Records"][0]["body"] = "not json"
+    assert invoke(event) == {"batchItemFailures": []}
+    [(body, reason)] = dead_letters(dead_letter_queue)
+    assert body == "not json" and "Invalid JSON" in reason
+
+
+def test_a_frame_key_outside_the_scheme_is_dead_lettered_with_the_reason_and_removed(
+    function, dead_letter_queue, s3, frames_bucket, observations_table
+):
+    # GIVEN an object under frames/ that names no camera and time
+    s3.put_object(Bucket=frames_bucket, Key="frames/holiday.jpg", Body=jpeg_bytes())
+    # WHEN its job is handled
+    response = invoke(frame_job_event(("frames/holiday.jpg", 1000)))
+    # THEN the job is done with: dead-lettered with why, the object gone, nothing observed
+    assert response == {"batchItemFailures": []}
+    [(_, reason)] = dead_letters(dead_letter_queue)
+    assert reason.startswith("frames/holiday.jpg: not a frame key")
+    assert s3.list_objects_v2(Bucket=frames_bucket)["KeyCount"] == 0
+    assert observations_table.scan()["Count"] == 0
+
+
+def test_a_dead_letter_queue_that_cannot_be_reached_leaves_the_record_for_retry(
+    function, monkeypatch, s3, frames_bucket
+):
+    # GIVEN a function whose dead-letter queue does not exist (as when SQS is unreachable)
+    monkeypatch.setenv(
+        "DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/missing"
+    )
+    for getter in CACHED:
+        getter.cache_clear()
+    s3.put_object(Bucket=frames_bucket, Key=KEY, Body=jpeg_bytes())
+    event = frame_job_event((KEY, 1000))
+    stray = copy.deepcopy(event["Records"][0])
+    stray["messageId"] = "stray-message"
+    stray["body"] = "not json"
+    event["Records"].append(stray)
+    # WHEN handled THEN the stray record is failed, so SQS keeps it and tries again
+    assert invoke(event) == {"batchItemFailures": [{"itemIdentifier": "stray-message"}]}
+
+
+def test_a_record_is_not_started_without_time_for_a_frame_left(
+    function, s3, frames_bucket, observations_table
+):
+    # GIVEN an invocation with 5 s left, under the 10 s frame budget
+    s3.put_object(Bucket=frames_bucket, Key=KEY, Body=jpeg_bytes())
+    context = LocalLambdaContext("inference", timeout_s=5)
+    # WHEN handled THEN the record is failed for retry (here: all of them, so the batch), and
+    # the frame is left for the next delivery
+    with pytest.raises(BatchProcessingError):
+        handler.lambda_handler(frame_job_event((KEY, 1000)), context)
+    assert observations_table.scan()["Count"] == 0
+    assert s3.list_objects_v2(Bucket=frames_bucket)["KeyCount"] == 1
+
+
+def test_frames_from_cameras_not_in_the_registry_are_rejected_with_the_reason(
+    function, monkeypatch, s3, frames_bucket, observations_table
+):
+    # GIVEN a registry table that knows demo-store with one camera, demo-cam-1
+    dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+    registry = dynamodb.create_table(
+        TableName=f"registry-{uuid.uuid4().hex[:8]}",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    registry.put_item(Item={"pk": "store#demo-store", "cameras": {"demo-store/demo-cam-1"}})
+    monkeypatch.setenv("REGISTRY_TABLE", registry.name)
+    for getter in CACHED:
+        getter.cache_clear()
+    keys = [
+        KEY,
+        "frames/demo-store/demo-cam-9/1700000000001.jpg",
+        "frames/other-store/demo-cam-1/1700000000002.jpg",
+    ]
+    for key in keys:
+        s3.put_object(Bucket=frames_bucket, Key=key, Body=jpeg_bytes())
+    # WHEN the three frames are handled
+    assert invoke(frame_job_event(*((key, 1000) for key in keys))) == {"batchItemFailures": []}
+    # THEN the registered camera's frame is observed, the others rejected saying why
+    outcomes = {
+        i["frame_key"]: (i["status"], i["error"]) for i in observations_table.scan()["Items"]
+    }
+    assert outcomes == {
+        keys[0]: ("ok", None),
+        keys[1]: ("rejected", "camera 'demo-cam-9' is not registered to store 'demo-store'"),
+        keys[2]: ("rejected", "store 'other-store' is not in the registry"),
+    }
+    assert s3.list_objects_v2(Bucket=frames_bucket)["KeyCount"] == 0

@@ -109,3 +109,14 @@ def test_a_face_record_missing_a_field_is_refused():
             processed_at_ms=2,
             model_version="m1",
         )
+
+
+def test_the_observed_frame_key_names_the_object_that_holds_a_camera_and_time(store):
+    # GIVEN a .png frame observed for a camera and time
+    png = FrameKey("demo-store", "demo-cam-1", 1_700_000_000_000, "png")
+    store.put(ok_observation(png, [], processed_at_ms=1, model_version="m1"))
+    # WHEN a .jpg of the same camera and time asks THEN it learns the .png holds the id
+    jpg = FrameKey("demo-store", "demo-cam-1", 1_700_000_000_000, "jpg")
+    assert store.observed_frame_key(jpg) == png.key
+    assert store.exists(jpg)
+    assert store.observed_frame_key(FrameKey("demo-store", "demo-cam-1", 1)) is None

@@ -88,13 +88,20 @@ def test_each_function_has_its_own_role_without_wildcard_actions(resources):
                 assert statement["Resource"] != "*"
 
 
-def test_the_inference_role_may_not_write_frames_or_read_the_registry(resources):
+def test_the_inference_role_may_not_write_frames_or_read_tokens_from_the_registry(resources):
     role = resources["InferenceFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     actions = {action for s in role["Statement"] for action in s["Action"]}
     assert "s3:PutObject" not in actions
-    assert not any(
-        s.get("Resource") == {"Fn::GetAtt": ["RegistryTable", "Arn"]} for s in role["Statement"]
-    )
+    # It reads the registry's store items (which cameras exist), never the token digests.
+    [registry] = [
+        s
+        for s in role["Statement"]
+        if s.get("Resource") == {"Fn::GetAtt": ["RegistryTable", "Arn"]}
+    ]
+    assert registry["Action"] == ["dynamodb:GetItem"]
+    assert registry["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["store#*"]}
+    }
 
 
 def test_stage_and_retention_are_parameters():

@@ -1,17 +1,19 @@
 """The shape of a frame job: an S3 notification, inside an SNS notification, inside an SQS record.
 
-The Powertools batch processor validates each SQS record against ``FrameJobRecord``; pydantic
-unwraps the JSON layers on the way, so the record handler gets typed frame references.
+``parse_frame_job`` validates one SQS record against ``FrameJobRecord``; pydantic unwraps
+the JSON layers on the way, so the record handler gets typed frame references, or a reason
+why the message can never be a frame job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
-from pydantic import BaseModel, Json
+from pydantic import BaseModel, Json, ValidationError
 
 
 # Only the fields the function reads are declared. Powertools' own S3RecordModel also insists
@@ -56,6 +58,35 @@ class FrameJobRecord(SqsRecordModel):
     """One SQS record as Lambda delivers it, with the SNS envelope kept (RawMessageDelivery off)."""
 
     body: Json[FrameJobNotification]
+
+
+class NotAFrameJob(ValueError):
+    """A message that no retry can turn into a frame job; ``reason`` says what is wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_frame_job(record: Mapping[str, Any]) -> FrameJobRecord:
+    """Validate one SQS record (as Lambda delivers it); raises NotAFrameJob with the reason."""
+    try:
+        return FrameJobRecord.model_validate(record)
+    except ValidationError as exc:
+        raise NotAFrameJob(f"not a frame job: {_first_error(exc)}") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        # pydantic's JSON parsing of pathological bodies (very deep nesting and the like)
+        raise NotAFrameJob(f"not a frame job: unreadable body ({type(exc).__name__})") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    if not errors:
+        return "invalid message"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "message"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg', 'invalid')}{more}"[:300]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from botocore.exceptions import ClientError
 
 from lambdas.frame_keys import FrameKey, InvalidFrameKey
+from lambdas.inference.cameras import CameraRegistry
 from lambdas.inference.events import FrameRef
 from lambdas.inference.settings import InferenceSettings
 from lambdas.observations import (
@@ -24,7 +25,9 @@ from lambdas.observations import (
 )
 from model.images import ImageRejected, decode_image
 
-Result = Literal["ok", "rejected", "duplicate", "ignored"]
+# "unrecordable": the frame can have no observation (its key names no camera and time, or
+# another object already holds them); it is deleted, and the handler dead-letters its job.
+Result = Literal["ok", "rejected", "duplicate", "unrecordable"]
 
 
 class DetectedFace(Protocol):
@@ -58,6 +61,10 @@ class FrameDependencies:
     predictor: FacePredictor
     settings: InferenceSettings
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
+    # None accepts every camera (no registry configured).
+    cameras: CameraRegistry | None = None
+    # Seconds, for the frame's time budget; monotonic so a wall-clock step cannot trip it.
+    timer: Callable[[], float] = time.monotonic
 
 
 class _FrameGone(Exception):
@@ -67,6 +74,8 @@ class _FrameGone(Exception):
 def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
     """Turn one uploaded frame into exactly one observation, then delete the frame.
 
+    Every frame ends as an observation ("ok" or "rejected" with the reason) or, when it can
+    have none, as "unrecordable" with the reason, and is deleted from the bucket either way.
     Safe to repeat: S3, SNS and SQS all deliver at least once, so a frame that already has an
     observation is not looked at again (it is only deleted, in case an earlier attempt stopped
     between writing and deleting). Transient AWS errors propagate so the job is retried.
@@ -74,18 +83,21 @@ def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
     try:
         frame = FrameKey.parse(ref.key)
     except InvalidFrameKey as exc:
-        # Not ours to judge or delete; the bucket's lifecycle rule expires it within a day.
-        return FrameOutcome(key=ref.key, result="ignored", reason=str(exc))
-
-    if deps.observations.exists(frame):
+        # Cameras upload only to keys the ad server signs; anything else under frames/ can
+        # never be observed, so it is removed and its job dead-lettered with the reason.
         _delete_frame(ref, deps)
-        return FrameOutcome(key=ref.key, result="duplicate", reason="already observed")
+        return FrameOutcome(key=ref.key, result="unrecordable", reason=str(exc))
+
+    observed_key = deps.observations.observed_frame_key(frame)
+    if observed_key is not None:
+        return _already_observed(ref, observed_key, deps, "already observed")
 
     try:
         observation = _observe(ref, frame, deps)
     except _FrameGone:
-        if deps.observations.exists(frame):
-            return FrameOutcome(key=ref.key, result="duplicate", reason="observed concurrently")
+        observed_key = deps.observations.observed_frame_key(frame)
+        if observed_key is not None:
+            return _already_observed(ref, observed_key, deps, "observed concurrently")
         observation = rejected_observation(
             frame,
             "frame no longer in the bucket",
@@ -93,9 +105,9 @@ def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
             model_version=deps.predictor.model_version,
         )
     if not deps.observations.put(observation):
-        # Another delivery of the same frame won the race; its observation stands.
-        _delete_frame(ref, deps)
-        return FrameOutcome(key=ref.key, result="duplicate", reason="observed concurrently")
+        # Another delivery (or another object with the same camera and time) won the race.
+        observed_key = deps.observations.observed_frame_key(frame) or ""
+        return _already_observed(ref, observed_key, deps, "observed concurrently")
     _delete_frame(ref, deps)
     return FrameOutcome(
         key=ref.key,
@@ -105,11 +117,33 @@ def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
     )
 
 
+def _already_observed(
+    ref: FrameRef, observed_key: str, deps: FrameDependencies, how: str
+) -> FrameOutcome:
+    """A frame whose camera and time already have an observation: this object's own (a
+    repeat delivery), or another object's (a .jpg and a .png of the same moment)."""
+    _delete_frame(ref, deps)
+    if observed_key == ref.key:
+        return FrameOutcome(key=ref.key, result="duplicate", reason=how)
+    return FrameOutcome(
+        key=ref.key,
+        result="unrecordable",
+        reason=f"duplicate frame id: {observed_key} holds this camera and capture time",
+    )
+
+
 def _observe(ref: FrameRef, frame: FrameKey, deps: FrameDependencies) -> Observation:
     model_version = deps.predictor.model_version
+    started_s = deps.timer()
+    unregistered = None if deps.cameras is None else deps.cameras.unregistered_reason(frame)
+    if unregistered is not None:
+        return rejected_observation(
+            frame, unregistered, processed_at_ms=deps.clock_ms(), model_version=model_version
+        )
     try:
         data = _download(ref, deps)
         rgb = decode_image(data, max_pixels=deps.settings.max_pixels)
+        _check_budget(deps.timer() - started_s, deps.settings.frame_budget_s)
     except ImageRejected as exc:
         return rejected_observation(
             frame, exc.reason, processed_at_ms=deps.clock_ms(), model_version=model_version
@@ -121,6 +155,15 @@ def _observe(ref: FrameRef, frame: FrameKey, deps: FrameDependencies) -> Observa
         processed_at_ms=deps.clock_ms(),
         model_version=model_version,
     )
+
+
+def _check_budget(elapsed_s: float, budget_s: float) -> None:
+    # The model's cost is bounded by the frame's shape (checked in decode_image) and the
+    # detector's input cap; what is left to bound is fetching and decoding.
+    if elapsed_s > budget_s:
+        raise ImageRejected(
+            f"frame took {elapsed_s:.1f} s to fetch and decode, over its {budget_s:g} s budget"
+        )
 
 
 def _download(ref: FrameRef, deps: FrameDependencies) -> bytes:

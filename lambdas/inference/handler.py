@@ -1,7 +1,12 @@
 """Lambda entry point: an SQS batch of frame jobs in, partial batch failures out.
 
-Parse (Powertools batch processor + parser models) -> ``process_frame`` -> report. The model,
-the settings and the AWS clients are created once per container, on first use.
+Parse (Powertools batch processor + ``parse_frame_job``) -> ``process_frame`` -> report. The
+model, the settings and the AWS clients are created once per container, on first use.
+
+Failures are sorted by whether a retry can help. A transient one (an AWS error, no time left
+in the invocation) fails the record, so SQS delivers it again. A permanent one (a message
+that is not a frame job, a frame that can have no observation) is sent to the dead-letter
+queue at once with its reason, and the record reported done so the queue drops it.
 """
 
 from __future__ import annotations
@@ -17,16 +22,29 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.inference.events import FrameJobRecord, frame_refs, is_test_event
+from lambdas.inference.cameras import RegisteredCameras
+from lambdas.inference.dead_letters import DeadLetters, SqsDeadLetters
+from lambdas.inference.events import NotAFrameJob, frame_refs, is_test_event, parse_frame_job
 from lambdas.inference.frames import FacePredictor, FrameDependencies, FrameOutcome, process_frame
 from lambdas.inference.settings import InferenceSettings
 from lambdas.observations import ObservationStore
 
 logger = Logger(service="inference")
 metrics = Metrics(namespace="SmartDisplays", service="inference")
-processor = BatchProcessor(event_type=EventType.SQS, model=FrameJobRecord)
+# No parser model here: a record that fails to parse is dead-lettered, not retried.
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class PermanentFailure(Exception):
+    """A job that cannot succeed, with no dead-letter queue configured to park it in: failing
+    it leaves it to the jobs queue's redrive policy."""
+
+
+class OutOfTime(Exception):
+    """Too little of the invocation is left to start a frame; SQS delivers the job again."""
 
 
 @cache
@@ -45,24 +63,68 @@ def get_predictor() -> FacePredictor:
 def get_frame_dependencies() -> FrameDependencies:
     """The clients, the observation store and the model, built once per container."""
     settings = get_settings()
-    table = boto3.resource("dynamodb").Table(settings.observations_table)
+    dynamodb = boto3.resource("dynamodb")
+    table = dynamodb.Table(settings.observations_table)
+    cameras = None
+    if settings.registry_table is not None:
+        cameras = RegisteredCameras(
+            dynamodb.Table(settings.registry_table), ttl_s=settings.registry_cache_s
+        )
     return FrameDependencies(
         s3=boto3.client("s3"),
         observations=ObservationStore(table, retention_days=settings.observation_retention_days),
         predictor=get_predictor(),
         settings=settings,
+        cameras=cameras,
     )
 
 
-def record_handler(record: FrameJobRecord) -> list[FrameOutcome]:
+@cache
+def get_dead_letters() -> DeadLetters | None:
+    url = get_settings().dead_letter_queue_url
+    return None if url is None else SqsDeadLetters(boto3.client("sqs"), url)
+
+
+def record_handler(
+    record: SQSRecord, lambda_context: LambdaContext | None = None
+) -> list[FrameOutcome]:
     """Process every frame a job announces; an exception fails (and so retries) the job."""
-    if is_test_event(record):
-        logger.info("ignoring S3 notification test event", extra={"message_id": record.messageId})
+    _start_only_with_time_for_a_frame(lambda_context)
+    try:
+        job = parse_frame_job(record.raw_event)
+    except NotAFrameJob as exc:
+        _dead_letter(record, exc.reason)
         return []
-    outcomes = [process_frame(ref, get_frame_dependencies()) for ref in frame_refs(record)]
+    if is_test_event(job):
+        logger.info("ignoring S3 notification test event", extra={"message_id": job.messageId})
+        return []
+    outcomes = [process_frame(ref, get_frame_dependencies()) for ref in frame_refs(job)]
     for outcome in outcomes:
         _report(outcome)
+    unrecordable = [f"{o.key}: {o.reason}" for o in outcomes if o.result == "unrecordable"]
+    if unrecordable:
+        _dead_letter(record, "; ".join(unrecordable))
     return outcomes
+
+
+def _start_only_with_time_for_a_frame(context: LambdaContext | None) -> None:
+    if context is None:
+        return
+    left_ms = context.get_remaining_time_in_millis()
+    budget_s = get_settings().frame_budget_s
+    if left_ms < budget_s * 1000:
+        raise OutOfTime(f"{left_ms} ms left in the invocation, under the {budget_s:g} s budget")
+
+
+def _dead_letter(record: SQSRecord, reason: str) -> None:
+    dead_letters = get_dead_letters()
+    message_id = str(record.raw_event.get("messageId", ""))
+    logger.warning("job can never succeed", extra={"message_id": message_id, "reason": reason})
+    if dead_letters is None:
+        raise PermanentFailure(reason)
+    # If the send fails, the exception fails the record and the job is tried again.
+    dead_letters.send(str(record.raw_event.get("body", "")), reason, message_id=message_id)
+    metrics.add_metric(name="JobsDeadLettered", unit=MetricUnit.Count, value=1)
 
 
 def _report(outcome: FrameOutcome) -> None:

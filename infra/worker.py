@@ -7,6 +7,11 @@ handler raises, or runs past its timeout, the whole batch stays. Messages that s
 visible again after the queue's visibility timeout, and the queue's redrive policy moves
 them to the dead-letter queue after maxReceiveCount receives.
 
+As in Lambda, the handler runs in a process of its own (``FunctionContainer``): an
+invocation that runs past the function timeout is stopped (the process is killed), its
+batch left for redelivery, and the next batch gets a fresh process. When SQS cannot be
+reached the poller backs off, with jitter, instead of retrying every second.
+
     python -m infra.worker --queue-url URL --handler lambdas.inference.handler.lambda_handler
 """
 
@@ -16,12 +21,16 @@ import argparse
 import hashlib
 import json
 import logging
+import multiprocessing
+import random
 import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +42,12 @@ log = logging.getLogger("infra.worker")
 
 # Lambda long-polls too; a short wait keeps shutdown quick and costs nothing on moto.
 POLL_WAIT_S = 1
+# Backoff while SQS cannot be reached: doubling from the first delay up to the cap, each
+# delay half fixed and half random so that several pollers do not retry in step.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_CAP_S = 30.0
+# Loading the model is the cold start; Lambda allows 10 s for init, a loaded laptop needs more.
+CONTAINER_INIT_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,7 @@ class SqsEventSource:
                 messages.extend(more)
             elif wait_s == 0:
                 time.sleep(min(0.05, remaining))
-        return messages
+        return _latest_receipt_of_each(messages)
 
     def _receive(self, wanted: int, wait_s: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
@@ -117,11 +132,17 @@ class SqsEventSource:
         context = LocalLambdaContext(config.function_name, timeout_s=config.function_timeout_s)
         try:
             response = self._handler(event, context)
+        except (InvocationTimedOut, ContainerDied) as exc:
+            log.error("%s; the whole batch (%s) returns to the queue", exc, sorted(every_id))
+            return every_id
         except Exception:
             log.exception("invocation failed; the whole batch returns to the queue")
             return every_id
         elapsed_s = time.monotonic() - context.started_at
-        if elapsed_s > config.function_timeout_s:
+        # A FunctionContainer stops its own invocations at the timeout (its cold start not
+        # counted, as in Lambda); a handler called in this process can only be judged after.
+        enforced = isinstance(self._handler, FunctionContainer)
+        if elapsed_s > config.function_timeout_s and not enforced:
             log.error(
                 "invocation took %.1f s, over the %.0f s timeout; Lambda would have stopped it,"
                 " so the whole batch returns to the queue",
@@ -133,18 +154,37 @@ class SqsEventSource:
             return set()
         return _reported_failures(response, every_id)
 
-    def run(self, stop: threading.Event, heartbeat: Path | None = None) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        heartbeat: Path | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         """Poll until ``stop``; touch ``heartbeat`` once per poll so the local stack can tell
-        a hung worker from a busy one."""
+        a hung worker from a busy one. Failures to reach SQS back off with jitter."""
+        failures = 0
         while not stop.is_set():
             if heartbeat is not None:
                 heartbeat.touch()
             try:
                 result = self.process(self.receive_batch(stop))
-            except Exception:  # a moto or network hiccup must not end the poller
-                log.exception("polling failed; retrying")
-                stop.wait(1.0)
+            except Exception as exc:  # a moto or network hiccup must not end the poller
+                failures += 1
+                delay_s = backoff_delay_s(failures, jitter())
+                # One line per attempt; the traceback only when debugging.
+                log.warning(
+                    "polling failed (%s: %s); attempt %d, retrying in %.1f s",
+                    type(exc).__name__,
+                    str(exc)[:200],
+                    failures,
+                    delay_s,
+                )
+                log.debug("polling failure", exc_info=True)
+                stop.wait(delay_s)
                 continue
+            if failures:
+                log.info("polling works again after %d failed attempts", failures)
+                failures = 0
             if result.received:
                 log.info(
                     "batch: %d received, %d done, %d left for retry",
@@ -152,6 +192,141 @@ class SqsEventSource:
                     result.deleted,
                     result.failed,
                 )
+
+
+def _latest_receipt_of_each(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # A window longer than the visibility timeout can receive a message twice; only the
+    # newest receipt handle can delete it, and the handler should see it once.
+    latest = {message["MessageId"]: message for message in messages}
+    return list(latest.values())
+
+
+def backoff_delay_s(failures: int, jitter: float) -> float:
+    """The wait after the ``failures``-th failure in a row; ``jitter`` is uniform in [0, 1)."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** min(failures - 1, 32))
+    return ceiling / 2 + jitter * ceiling / 2
+
+
+class InvocationTimedOut(Exception):
+    """The handler ran past the function timeout and was stopped."""
+
+
+class ContainerDied(Exception):
+    """The handler's process ended in the middle of an invocation."""
+
+
+class FunctionContainer:
+    """A handler in a process of its own, called like the handler itself.
+
+    Like a Lambda execution environment: started (and warmed up) once, reused for every
+    invocation, and thrown away when an invocation runs past the timeout or the process
+    dies, the next invocation starting a fresh one. Killing the process is what really
+    stops the work; a thread cannot be stopped.
+    """
+
+    def __init__(
+        self,
+        handler_path: str,
+        function_name: str,
+        timeout_s: float,
+        init_timeout_s: float = CONTAINER_INIT_TIMEOUT_S,
+    ) -> None:
+        self._handler_path = handler_path
+        self._function_name = function_name
+        self._timeout_s = timeout_s
+        self._init_timeout_s = init_timeout_s
+        self._spawn = multiprocessing.get_context("spawn")
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+
+    def start(self) -> None:
+        """Start the process and wait until the handler is imported and warm."""
+        self.close()
+        parent_end, child_end = self._spawn.Pipe()
+        process = self._spawn.Process(
+            target=_run_container,
+            args=(child_end, self._handler_path, self._function_name, self._timeout_s),
+            name=f"{self._function_name}-container",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        self._process, self._conn = process, parent_end
+        if not parent_end.poll(self._init_timeout_s):
+            self.close()
+            raise InvocationTimedOut(f"init took over {self._init_timeout_s:.0f} s")
+        kind, detail = self._receive()
+        if kind != "ready":
+            self.close()
+            raise RuntimeError(f"the handler failed to start:\n{detail}")
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        if self._process is None or not self._process.is_alive():
+            self.start()
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.send(event)
+        except (BrokenPipeError, OSError):
+            self.close()
+            raise ContainerDied("the handler's process was gone") from None
+        if not conn.poll(self._timeout_s):
+            self.close()
+            raise InvocationTimedOut(
+                f"invocation ran past the {self._timeout_s:g} s timeout and was stopped"
+            )
+        kind, detail = self._receive()
+        if kind == "error":
+            raise RuntimeError(f"the handler raised:\n{detail}")
+        return detail
+
+    def _receive(self) -> tuple[str, Any]:
+        assert self._conn is not None
+        try:
+            kind, detail = self._conn.recv()
+        except (EOFError, OSError):
+            code = None if self._process is None else self._process.exitcode
+            self.close()
+            raise ContainerDied(f"the handler's process died (exit code {code})") from None
+        return str(kind), detail
+
+    def close(self) -> None:
+        """Stop the process (if any) at once."""
+        process, conn = self._process, self._conn
+        self._process, self._conn = None, None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            if process.is_alive():
+                process.kill()
+            process.join(timeout=5)
+
+
+def _run_container(
+    conn: Connection, handler_path: str, function_name: str, timeout_s: float
+) -> None:
+    """The container process: import the handler and warm it with an empty batch (clients
+    built, model loaded, as during a Lambda environment's init), then serve invocations."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when this process ends
+    exit_with_parent()
+    try:
+        handler = import_handler(handler_path)
+        handler({"Records": []}, LocalLambdaContext(function_name, timeout_s))
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            event = conn.recv()
+        except EOFError:
+            return
+        try:
+            response = handler(event, LocalLambdaContext(function_name, timeout_s))
+        except Exception:
+            conn.send(("error", traceback.format_exc()))
+        else:
+            conn.send(("ok", response))
 
 
 def _reported_failures(response: Any, every_id: set[str]) -> set[str]:
@@ -204,12 +379,6 @@ def _sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict
     }
 
 
-def warm_up(handler: Handler, config: EventSourceConfig) -> None:
-    """An empty batch: the handler builds its clients and loads its model before real work,
-    as a provisioned Lambda environment would during init."""
-    handler({"Records": []}, LocalLambdaContext(config.function_name, config.function_timeout_s))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queue-url", required=True)
@@ -235,17 +404,20 @@ def main(argv: list[str] | None = None) -> int:
         region=args.queue_arn.split(":")[3],
     )
     exit_with_parent()
-    handler = import_handler(args.handler)
-    warm_up(handler, config)
+    container = FunctionContainer(args.handler, config.function_name, config.function_timeout_s)
+    container.start()  # the cold start, before the worker says it is ready
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     if args.ready_file is not None:
         args.ready_file.write_text(json.dumps({"queue_url": config.queue_url}))
     log.info("polling %s for %s", config.queue_url, args.handler)
-    SqsEventSource(boto3.client("sqs", region_name=config.region), handler, config).run(
-        stop, heartbeat=args.ready_file
-    )
+    try:
+        SqsEventSource(boto3.client("sqs", region_name=config.region), container, config).run(
+            stop, heartbeat=args.ready_file
+        )
+    finally:
+        container.close()
     return 0
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
-from infra.worker import EventSourceConfig, SqsEventSource
+from infra.worker import EventSourceConfig, FunctionContainer, SqsEventSource, backoff_delay_s
 
 
 @pytest.fixture
@@ -165,3 +168,189 @@ def test_a_message_failing_every_time_ends_in_the_dead_letter_queue(sqs, queues)
     # THEN it has moved to the dead-letter queue, not been lost
     assert visible(sqs, queues[2]) == 1
     assert visible(sqs, queues[0]) == 0
+
+
+# ---------------------------------------------------------------- the function timeout, enforced
+@pytest.fixture
+def container_for():
+    """FunctionContainer factory; every container is stopped after the test."""
+    containers = []
+
+    def make(handler_path, timeout_s=1.0):
+        container = FunctionContainer(handler_path, "f", timeout_s=timeout_s)
+        container.start()
+        containers.append(container)
+        return container
+
+    yield make
+    for container in containers:
+        container.close()
+
+
+def test_an_invocation_past_the_timeout_is_stopped_and_its_batch_left_for_redelivery(
+    sqs, queues, container_for
+):
+    # GIVEN a handler in its own process, 1 s function timeout, and a message it hangs on
+    container = container_for("tests.worker_handlers.sleepy", timeout_s=1.0)
+    poller = source(sqs, queues, container, function_timeout_s=1.0)
+    send(sqs, queues, "slow")
+    # WHEN the batch is processed
+    started = time.monotonic()
+    result = poller.process(poller.receive_batch())
+    elapsed_s = time.monotonic() - started
+    # THEN the invocation is stopped at the timeout (not after the handler's 60 s), the batch
+    # stays on the queue for redelivery...
+    assert (result.deleted, result.failed) == (0, 1)
+    assert elapsed_s < 5
+    # ...and the worker goes on: the next message is handled by a fresh process
+    time.sleep(1.2)  # let "slow" come back, then remove it so only the good one is polled
+    [again] = poller.receive_batch()
+    sqs.delete_message(QueueUrl=queues[0], ReceiptHandle=again["ReceiptHandle"])
+    send(sqs, queues, "good")
+    assert poller.process(poller.receive_batch()).deleted == 1
+
+
+def test_the_handler_process_is_replaced_after_a_timeout(container_for):
+    container = container_for("tests.worker_handlers.pid")
+    first = container({"Records": []}, None)["pid"]
+    assert container({"Records": []}, None)["pid"] == first  # reused while healthy
+    container.close()  # as a timeout does
+    assert container({"Records": []}, None)["pid"] != first
+
+
+def test_a_handler_process_that_dies_mid_batch_fails_the_batch_and_is_replaced(
+    sqs, queues, container_for
+):
+    container = container_for("tests.worker_handlers.dying")
+    poller = source(sqs, queues, container)
+    send(sqs, queues, "die")
+    assert poller.process(poller.receive_batch()).failed == 1
+    time.sleep(1.2)
+    for message in poller.receive_batch():
+        sqs.delete_message(QueueUrl=queues[0], ReceiptHandle=message["ReceiptHandle"])
+    send(sqs, queues, "fine")
+    assert poller.process(poller.receive_batch()).deleted == 1
+
+
+def test_a_handler_that_raises_in_its_process_fails_the_batch(sqs, queues, container_for):
+    container = container_for("tests.worker_handlers.sleepy")
+    poller = source(sqs, queues, container)
+    sqs.send_message(QueueUrl=queues[0], MessageBody="x")
+    # a record without "body" makes the handler raise KeyError inside its process
+    with pytest.raises(RuntimeError, match="KeyError"):
+        container({"Records": [{}]}, None)
+    assert poller.process(poller.receive_batch()).deleted == 1  # and it still serves
+
+
+# ---------------------------------------------------------------- backoff when SQS is away
+def test_the_backoff_doubles_to_a_cap_with_half_of_each_delay_random():
+    ceilings = [backoff_delay_s(n, jitter=1.0) for n in range(1, 10)]
+    assert ceilings == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert backoff_delay_s(3, jitter=0.0) == 1.0
+    assert backoff_delay_s(1000, jitter=0.5) == 22.5
+
+
+class RecordingStop(threading.Event):
+    """A stop event whose waits are recorded (not slept) and which stops after ``limit``."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.waits, self.limit = [], limit
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        if len(self.waits) >= self.limit:
+            self.set()
+        return self.is_set()
+
+
+class UnreachableSqs:
+    def receive_message(self, **_):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566/")
+
+
+def test_an_unreachable_sqs_is_retried_with_growing_delays_and_one_line_each(caplog):
+    config = EventSourceConfig(
+        queue_url="q", queue_arn="arn:aws:sqs:us-east-1:1:q", function_name="f"
+    )
+    poller = SqsEventSource(UnreachableSqs(), RecordingHandler(), config)
+    stop = RecordingStop(limit=5)
+    # WHEN SQS cannot be reached for five polls
+    with caplog.at_level(logging.INFO, logger="infra.worker"):
+        poller.run(stop, jitter=lambda: 1.0)
+    # THEN the waits grow, and each failure is one warning line without a traceback
+    assert stop.waits == [0.5, 1.0, 2.0, 4.0, 8.0]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 5
+    assert all(r.exc_info is None for r in warnings)
+    assert "EndpointConnectionError" in warnings[0].getMessage()
+
+
+def test_the_worker_process_stops_a_hung_invocation_and_goes_on_with_other_frames(
+    moto_endpoint, tmp_path
+):
+    # GIVEN `python -m infra.worker` polling a queue (on a moto server) with a 2 s timeout,
+    # and a handler that hangs a minute on "slow"
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = sqs.create_queue(QueueName="worker-e2e", Attributes={"VisibilityTimeout": "30"})[
+        "QueueUrl"
+    ]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    ready = tmp_path / "worker.ready"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    command = [sys.executable, "-m", "infra.worker", "--queue-url", url, "--queue-arn", arn]
+    command += ["--handler", "tests.worker_handlers.sleepy", "--function-timeout-s", "2"]
+    command += ["--batch-size", "1", "--ready-file", str(ready)]
+    worker = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ready.exists(), "worker never became ready"
+        # WHEN the hanging message and then a good one arrive
+        sqs.send_message(QueueUrl=url, MessageBody="slow")
+        time.sleep(0.5)
+        sqs.send_message(QueueUrl=url, MessageBody="good")
+        # THEN within a few seconds the good one is done, and the slow one waits, in flight,
+        # for redelivery
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                "Attributes"
+            ]
+            visible = int(attributes["ApproximateNumberOfMessages"])
+            in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            if (visible, in_flight) == (0, 1):
+                break
+            time.sleep(0.2)
+        assert (visible, in_flight) == (0, 1)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=15)[0].decode()
+    assert "ran past the 2 s timeout and was stopped" in output
+    assert worker.returncode == 0

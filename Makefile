@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean stack bench-pipeline build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes
+.PHONY: demo test lint install clean stack faults bench-pipeline build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ stack: $(STAMP)
 # Against a running `make stack`: 50 frames with 1-3 faces, upload -> observation latency.
 bench-pipeline: $(STAMP)
 	$(PY) -m infra.bench_pipeline
+
+# Bad inputs, poison messages, a worker killed mid-batch, moto paused for 60 s and a load of
+# LOAD_FRAMES good frames (default 5000) against its own local stack; a table of what became of
+# every frame. Takes at least 4 minutes (a killed worker's batch waits out the visibility
+# timeout) plus about a fifth of a second per frame.
+faults: $(STAMP)
+	$(PY) -m infra.faults $(if $(LOAD_FRAMES),--frames $(LOAD_FRAMES))
 
 test: $(STAMP)
 	@# The player's browser test drives Debian's chromium (CI runs as root with apt).

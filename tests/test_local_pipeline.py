@@ -64,8 +64,13 @@ def poller(stack, predictor, monkeypatch):
     for name, value in function.environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(inference_handler, "get_predictor", lambda: predictor)
+    # The function rejects frames from cameras not in the registry; the stack seeds it first.
+    seed_registry(
+        DynamoDBRegistry(boto3.resource("dynamodb").Table(stack.outputs["RegistryTableName"]))
+    )
     inference_handler.get_settings.cache_clear()
     inference_handler.get_frame_dependencies.cache_clear()
+    inference_handler.get_dead_letters.cache_clear()
     [source] = stack.event_sources
     config = EventSourceConfig(
         queue_url=source.queue_url,
@@ -78,6 +83,7 @@ def poller(stack, predictor, monkeypatch):
     yield SqsEventSource(boto3.client("sqs"), inference_handler.lambda_handler, config)
     inference_handler.get_settings.cache_clear()
     inference_handler.get_frame_dependencies.cache_clear()
+    inference_handler.get_dead_letters.cache_clear()
 
 
 def drain(poller, rounds=5):

@@ -12,7 +12,14 @@ import time
 
 import pytest
 
-from infra.stack import StackError, _free_port, _is_stopped, remove_stale_outputs
+from infra.stack import (
+    LocalStack,
+    StackError,
+    StackOptions,
+    _free_port,
+    _is_stopped,
+    remove_stale_outputs,
+)
 
 
 def _leave_a_time_wait_on(port_holder: socket.socket) -> int:
@@ -88,3 +95,67 @@ def test_a_process_stopped_with_sigstop_is_seen_as_stopped():
     finally:
         process.kill()
         process.wait()
+
+
+SLEEPER = ["-c", "import sys, time; open(sys.argv[-1], 'w').close(); time.sleep(60)"]
+
+
+@pytest.fixture
+def supervisor(tmp_path):
+    stack = LocalStack(StackOptions(run_dir=tmp_path, outputs_path=tmp_path / "outputs.json"))
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "run").mkdir()
+    yield stack
+    stack.stop()
+
+
+def wait_ready(child) -> None:
+    deadline = time.monotonic() + 10
+    while not child.ready_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_a_killed_function_process_is_replaced_and_the_log_says_so(supervisor):
+    # GIVEN a running function process
+    child = supervisor._spawn("worker-0", SLEEPER, dict(os.environ))
+    wait_ready(child)
+    first = child.pid
+    # WHEN it is killed with SIGKILL
+    os.kill(first, signal.SIGKILL)
+    child.process.wait()
+    done = supervisor.supervise()
+    # THEN a new one runs in its place, and the stack and the log say why
+    assert done == [f"worker-0 exited with status -9; started a new one (pid {child.pid})"]
+    assert child.pid != first and child.process.poll() is None
+    assert "exited with status -9; replacing it" in child.log_path.read_text()
+    assert json.loads(supervisor.pids_path.read_text())["worker-0"] == child.pid
+
+
+def test_a_function_process_that_keeps_dying_stops_the_stack(supervisor):
+    child = supervisor._spawn("worker-0", ["-c", "pass"], dict(os.environ))
+    with pytest.raises(StackError, match="worker-0 exited with status 0"):
+        for _ in range(10):
+            child.process.wait()
+            supervisor.supervise()
+
+
+def test_the_death_of_moto_stops_the_stack_since_its_data_is_gone(supervisor):
+    child = supervisor._spawn("moto", SLEEPER, dict(os.environ), replaceable=False)
+    child.process.kill()
+    child.process.wait()
+    with pytest.raises(StackError, match="moto exited"):
+        supervisor.supervise()
+
+
+def test_a_stopped_function_process_is_taken_for_hung_and_replaced(supervisor, monkeypatch):
+    monkeypatch.setattr("infra.stack.STOPPED_GRACE_S", 0.1)
+    child = supervisor._spawn("worker-0", SLEEPER, dict(os.environ))
+    wait_ready(child)
+    first = child.pid
+    os.kill(first, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    done: list[str] = []
+    while not done and time.monotonic() < deadline:
+        done = supervisor.supervise()
+        time.sleep(0.05)
+    assert done and "was stopped for" in done[0] and child.pid != first

@@ -218,8 +218,8 @@ def local_queues(outputs_path: Path) -> Queues:
     outputs = StackOutputs.read(outputs_path)
     return Queues(
         sqs=outputs.client("sqs"),
-        jobs_url=str(outputs.document["jobs_queue_url"]),
-        dead_letter_url=str(outputs.document["dead_letter_queue_url"]),
+        jobs_url=outputs.jobs_queue_url,
+        dead_letter_url=outputs.dead_letter_queue_url,
     )
 
 

@@ -23,7 +23,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,7 +213,7 @@ class FaultRun:
         return key
 
     def pids(self) -> dict[str, int]:
-        return dict(json.loads(Path(self.outputs.document["pids_file"]).read_text()))
+        return dict(json.loads(self.outputs.pids_file.read_text()))
 
     def observations(self) -> dict[str, dict[str, Any]]:
         table = self.outputs.client("dynamodb")
@@ -251,11 +250,7 @@ class FaultRun:
         return letters
 
     def queues(self) -> dlq.Queues:
-        return dlq.Queues(
-            self.sqs,
-            str(self.outputs.document["jobs_queue_url"]),
-            str(self.outputs.document["dead_letter_queue_url"]),
-        )
+        return dlq.Queues(self.sqs, self.outputs.jobs_queue_url, self.outputs.dead_letter_queue_url)
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, every_s: float) -> bool:

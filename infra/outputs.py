@@ -41,6 +41,19 @@ class StackOutputs:
     def operator_token(self) -> str:
         return str(self.document["operator_token"])
 
+    @property
+    def jobs_queue_url(self) -> str:
+        return str(self.document["jobs_queue_url"])
+
+    @property
+    def dead_letter_queue_url(self) -> str:
+        return str(self.document["dead_letter_queue_url"])
+
+    @property
+    def pids_file(self) -> Path:
+        """{name: pid} of the stack's processes (moto, worker-N, adserver), kept current."""
+        return Path(self.document["pids_file"])
+
     def display(self, display_id: str) -> dict[str, Any]:
         return dict(self.document["displays"][display_id])
 

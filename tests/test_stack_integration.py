@@ -9,7 +9,6 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -98,7 +97,7 @@ def test_a_camera_upload_becomes_an_observation_and_the_next_ad(stack):
 
 def test_a_killed_and_a_hung_worker_are_replaced_and_frames_still_processed(stack):
     outputs, _, _ = stack
-    pids_file = Path(outputs.document["pids_file"])
+    pids_file = outputs.pids_file
     before = json.loads(pids_file.read_text())
     # GIVEN one worker killed outright and the other stopped (hung)
     os.kill(before["worker-0"], signal.SIGKILL)

@@ -102,3 +102,29 @@ def test_detector_cost_is_bounded_for_shapes_no_camera_produces():
     # AND a camera frame is scanned at half size for 24-pixel faces, a chip at its own size
     assert detector_scale(1280, 720, 24) == 0.5
     assert detector_scale(200, 200, 24) == 0.96
+
+
+def test_a_proposal_is_kept_only_when_its_looks_confirm_a_face(sample_photos):
+    # GIVEN one sample face shrunk to 40 pixels in a flat frame, and proposals the scan could make
+    import cv2
+
+    from model.detect import ACCEPT_SCORE, Detection
+
+    finder = load_face_finder()
+    photo = sample_photos[0]
+    face = finder.find(photo)[0]
+    scale = 40 / face.box[2]
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), 110, np.uint8)
+    frame[300 : 300 + small.shape[0], 600 : 600 + small.shape[1]] = small
+    x, y, w, h = (v * scale for v in face.box)
+    at_face = Detection((600 + x, 300 + y, w * 0.8, h * 0.8), 0.3, np.zeros((6, 2), np.float32))
+    at_wall = Detection((100, 100, w, h), 0.9, np.zeros((6, 2), np.float32))
+    # WHEN each proposal gets its second looks
+    confirmed = finder._confirm(frame, at_face)
+    # THEN the face is confirmed with a box where it is and a score that reached the bar
+    assert confirmed is not None
+    assert confirmed.score >= ACCEPT_SCORE
+    assert abs(confirmed.box[0] - (600 + x)) < 8 and abs(confirmed.box[2] - w) < 0.3 * w
+    # AND a confident proposal on a blank wall is dropped: the looks outvote the scan
+    assert finder._confirm(frame, at_wall) is None

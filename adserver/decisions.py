@@ -18,11 +18,11 @@ from typing import Any
 
 from adserver.audience import DEFAULT_WINDOW_S, audience_from
 from adserver.catalog import Catalog
-from adserver.impressions import ImpressionStore
+from adserver.impressions import PLAY_LOG_HORIZON_MS, ImpressionStore
 from adserver.selection import next_ad
 
-# Frequency caps look back at most this far; longer caps are clipped to it.
-PLAY_HISTORY_MS = 24 * 3600 * 1000
+# Frequency caps look back at most this far (what a display's play log keeps).
+PLAY_HISTORY_MS = PLAY_LOG_HORIZON_MS
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,29 @@
 """Proof of play: what a display showed, when and for how long.
 
 The player posts one impression after each creative it showed. The record is
-validated against the catalog and stored per store, sorted by start time, so
-the store report and a display's frequency cap read it with one range query.
+validated against the catalog and stored per store, sorted by start time, so the
+store report reads a range of hours with one query.
+
+A display's frequency caps need only that display's latest plays, and ``next-ad``
+asks for them on every poll; reading them out of the store's whole history made
+each poll slower as proof of play grew. So each display also has one play log
+item holding its newest plays (at most ``PLAY_LOG_LIMIT``, none older than
+``PLAY_LOG_HORIZON_MS``), kept up to date as impressions arrive: a poll costs one
+GetItem however many impressions the store holds.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Protocol
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE, Catalog
@@ -23,7 +33,14 @@ from adserver.selection import Play
 MAX_REPORT_DELAY_MS = 7 * 24 * 3600 * 1000
 MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000
 RETENTION_S = 90 * 24 * 3600
-END_OF_TIME_MS = 10**13  # year 2286; keeps the 13-digit sort keys in order
+# Frequency caps look back at most this far; longer caps are clipped to it.
+PLAY_LOG_HORIZON_MS = 24 * 3600 * 1000
+# A display's play log keeps at most this many plays (2.2 hours of 8-second creatives), so
+# the item stays a few tens of KB; a cap whose window holds more plays counts only these.
+PLAY_LOG_LIMIT = 1000
+# The play log's sort key; impression sort keys start with a digit, so a store's time-range
+# query never meets a play log.
+PLAY_LOG_PREFIX = "plays#"
 
 
 class ImpressionRejected(ValueError):
@@ -37,7 +54,8 @@ class ImpressionRejected(ValueError):
 class ImpressionRequest(BaseModel):
     """The body of ``POST /v1/displays/{id}/impressions``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Strict: numbers are JSON numbers, not strings of digits; NaN and infinity are refused.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
     ad_id: Annotated[str, Field(min_length=1, max_length=64)]
     started_at_ms: Annotated[int, Field(ge=0)]
@@ -96,22 +114,29 @@ def impression_from_request(
     )
 
 
-def plays_on(display: str, impressions: list[Impression]) -> list[Play]:
-    """The plays of one display among a store's impressions."""
-    return [Play(i.ad_id, i.started_at_ms) for i in impressions if i.display == display]
+def updated_play_log(log: Iterable[Play], new: Iterable[Play], now_ms: int) -> list[Play]:
+    """A display's play log with ``new`` plays added: oldest first, no repeats, none older
+    than ``PLAY_LOG_HORIZON_MS`` before ``now_ms``, at most ``PLAY_LOG_LIMIT`` (the newest)."""
+    oldest_ms = now_ms - PLAY_LOG_HORIZON_MS
+    kept = {play for play in (*log, *new) if play.started_at_ms >= oldest_ms}
+    return sorted(kept, key=lambda play: (play.started_at_ms, play.ad_id))[-PLAY_LOG_LIMIT:]
 
 
 class ImpressionStore(Protocol):
-    """Where impressions live; DynamoDB in the cloud, a list in tests."""
+    """Where impressions live; DynamoDB in the cloud, a dict in tests."""
 
     def put(self, impression: Impression) -> None: ...
+
+    def put_many(self, impressions: Iterable[Impression]) -> None:
+        """Record a backlog (a player back online, a benchmark's history) in one go."""
+        ...
 
     def for_store(self, store: str, from_ms: int, to_ms: int) -> list[Impression]:
         """Impressions started in [from_ms, to_ms), oldest first."""
         ...
 
     def recent_plays(self, store: str, display: str, since_ms: int) -> list[Play]:
-        """One display's plays since ``since_ms``, for its frequency caps."""
+        """One display's plays since ``since_ms`` from its play log, oldest first."""
         ...
 
 
@@ -120,11 +145,20 @@ class InMemoryImpressionStore:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str], Impression] = {}
+        self._play_logs: dict[tuple[str, str], list[Play]] = {}
         self._lock = threading.Lock()
 
     def put(self, impression: Impression) -> None:
+        play = Play(impression.ad_id, impression.started_at_ms)
+        display = (impression.store, impression.display)
         with self._lock:
             self._rows[(impression.store, impression.sort_key)] = impression
+            log = self._play_logs.get(display, [])
+            self._play_logs[display] = updated_play_log(log, [play], impression.recorded_at_ms)
+
+    def put_many(self, impressions: Iterable[Impression]) -> None:
+        for impression in impressions:
+            self.put(impression)
 
     def for_store(self, store: str, from_ms: int, to_ms: int) -> list[Impression]:
         with self._lock:
@@ -134,21 +168,69 @@ class InMemoryImpressionStore:
         )
 
     def recent_plays(self, store: str, display: str, since_ms: int) -> list[Play]:
-        return plays_on(display, self.for_store(store, since_ms, END_OF_TIME_MS))
+        with self._lock:
+            log = self._play_logs.get((store, display), [])
+        return [play for play in log if play.started_at_ms >= since_ms]
+
+
+class PlayLogContention(RuntimeError):
+    """A display's play log changed under us on every attempt; the caller may retry."""
 
 
 class DynamoImpressionStore:
-    """Impressions in a DynamoDB table: partition key ``store``, sort key ``sort_key``."""
+    """Impressions in a DynamoDB table: partition key ``store``, sort key ``sort_key``.
 
-    def __init__(self, table: Any) -> None:
+    Impressions have sort key "{started_at_ms:013d}#{display}#{ad_id}"; each display's play
+    log has "plays#{display}", its plays as one JSON string of [started_at_ms, ad_id] pairs
+    (one attribute, not a list of a thousand, which is cheap to read and write) and a
+    version that makes concurrent updates of one log safe (optimistic locking).
+    """
+
+    def __init__(self, table: Any, attempts: int = 5) -> None:
         self._table = table
+        self._attempts = attempts
 
     def put(self, impression: Impression) -> None:
-        item = {key: value for key, value in asdict(impression).items() if value is not None}
-        item["duration_s"] = Decimal(str(impression.duration_s))
-        item["sort_key"] = impression.sort_key
-        item["expires_at"] = impression.recorded_at_ms // 1000 + RETENTION_S
-        self._table.put_item(Item=item)
+        self._table.put_item(Item=_item_of(impression))
+        self._add_to_play_log(impression.store, impression.display, [impression])
+
+    def put_many(self, impressions: Iterable[Impression]) -> None:
+        """Record a backlog at once: batched writes and one play log update per display."""
+        by_display: dict[tuple[str, str], list[Impression]] = defaultdict(list)
+        with self._table.batch_writer(overwrite_by_pkeys=["store", "sort_key"]) as batch:
+            for impression in impressions:
+                batch.put_item(Item=_item_of(impression))
+                by_display[(impression.store, impression.display)].append(impression)
+        for (store, display), recorded in by_display.items():
+            self._add_to_play_log(store, display, recorded)
+
+    def _add_to_play_log(self, store: str, display: str, recorded: list[Impression]) -> None:
+        new = [Play(i.ad_id, i.started_at_ms) for i in recorded]
+        now_ms = max(i.recorded_at_ms for i in recorded)
+        key = {"store": store, "sort_key": f"{PLAY_LOG_PREFIX}{display}"}
+        for _ in range(self._attempts):
+            item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            version = int(item["version"]) if item else 0
+            log = _plays_of(item)
+            updated = updated_play_log(log, new, now_ms)
+            if updated == log:  # a re-sent impression, or one older than the log keeps
+                return
+            condition = Attr("version").eq(version) if item else Attr("sort_key").not_exists()
+            try:
+                self._table.put_item(
+                    Item={
+                        **key,
+                        "plays": json.dumps([[p.started_at_ms, p.ad_id] for p in updated]),
+                        "version": version + 1,
+                        "expires_at": now_ms // 1000 + RETENTION_S,
+                    },
+                    ConditionExpression=condition,
+                )
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise PlayLogContention(f"play log of {store}/{display} kept changing; not updated")
 
     def for_store(self, store: str, from_ms: int, to_ms: int) -> list[Impression]:
         condition = Key("store").eq(store) & Key("sort_key").between(
@@ -165,7 +247,23 @@ class DynamoImpressionStore:
         return [_impression_from_item(item) for item in items]
 
     def recent_plays(self, store: str, display: str, since_ms: int) -> list[Play]:
-        return plays_on(display, self.for_store(store, since_ms, END_OF_TIME_MS))
+        key = {"store": store, "sort_key": f"{PLAY_LOG_PREFIX}{display}"}
+        log = _plays_of(self._table.get_item(Key=key).get("Item"))
+        return [play for play in log if play.started_at_ms >= since_ms]
+
+
+def _item_of(impression: Impression) -> dict[str, Any]:
+    item = {key: value for key, value in asdict(impression).items() if value is not None}
+    item["duration_s"] = Decimal(str(impression.duration_s))
+    item["sort_key"] = impression.sort_key
+    item["expires_at"] = impression.recorded_at_ms // 1000 + RETENTION_S
+    return item
+
+
+def _plays_of(play_log: Mapping[str, Any] | None) -> list[Play]:
+    if play_log is None:
+        return []
+    return [Play(str(ad_id), int(started)) for started, ad_id in json.loads(play_log["plays"])]
 
 
 def _impression_from_item(item: Mapping[str, Any]) -> Impression:

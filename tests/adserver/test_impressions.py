@@ -9,6 +9,8 @@ import pytest
 
 from adserver.catalog import Catalog
 from adserver.impressions import (
+    PLAY_LOG_HORIZON_MS,
+    PLAY_LOG_LIMIT,
     DynamoImpressionStore,
     Impression,
     ImpressionRejected,
@@ -16,6 +18,7 @@ from adserver.impressions import (
     InMemoryImpressionStore,
     create_impressions_table,
     impression_from_request,
+    updated_play_log,
 )
 from adserver.selection import Play
 
@@ -120,3 +123,102 @@ def test_dynamodb_round_trip_keeps_every_field(dynamodb: Any) -> None:
     assert store.for_store("s", 0, 2000) == [original]
     item = table.get_item(Key={"store": "s", "sort_key": original.sort_key})["Item"]
     assert int(item["expires_at"]) > 9999 // 1000
+
+
+# --- the play log: what next-ad reads --------------------------------------------------
+
+
+def test_play_log_keeps_the_newest_plays_within_the_horizon() -> None:
+    # GIVEN a play 25 hours old and then more plays than the log keeps
+    old = [Play("adult-male", NOW_MS - 25 * 3_600_000)]
+    new = [Play("teen-male", NOW_MS - 20 * 3_600_000 + i * 10_000) for i in range(1020)]
+    # WHEN they are added to a display's log
+    log = updated_play_log(old, reversed(new), NOW_MS)
+    # THEN it keeps the newest PLAY_LOG_LIMIT, oldest first
+    assert log == new[-PLAY_LOG_LIMIT:]
+
+
+def test_store_play_log_is_bounded_and_the_report_keeps_everything(
+    store: ImpressionStore,
+) -> None:
+    # GIVEN more plays on one display than its log keeps, a backlog and then one at a time
+    played = [
+        impression("d1", "teen-male", NOW_MS - 20 * 3_600_000 + i * 10_000)
+        for i in range(PLAY_LOG_LIMIT + 5)
+    ]
+    store.put_many(played[:-5])
+    for one in played[-5:]:
+        store.put(one)
+    # WHEN next-ad reads the display's plays of the last day
+    plays = store.recent_plays("demo-store", "d1", NOW_MS - PLAY_LOG_HORIZON_MS)
+    # THEN it gets the newest PLAY_LOG_LIMIT; the store report still sees every impression
+    assert len(plays) == PLAY_LOG_LIMIT
+    assert plays[0].started_at_ms == NOW_MS - 20 * 3_600_000 + 5 * 10_000
+    assert len(store.for_store("demo-store", 0, 10**13)) == PLAY_LOG_LIMIT + 5
+
+
+def test_resent_impression_is_in_the_play_log_once(store: ImpressionStore) -> None:
+    store.put(impression("d1", "adult-male", 5000))
+    store.put(impression("d1", "adult-male", 5000))
+    assert store.recent_plays("demo-store", "d1", 0) == [Play("adult-male", 5000)]
+
+
+def test_next_ad_reads_one_item_however_long_the_history(dynamodb: Any) -> None:
+    # GIVEN a store with many impressions on several displays
+    table = create_impressions_table(dynamodb, "impressions-reads")
+    DynamoImpressionStore(table).put_many(
+        impression(f"d{i % 5}", "teen-male", NOW_MS - i * 1000) for i in range(500)
+    )
+    counted = CountingTable(table)
+    # WHEN one display's recent plays are read
+    plays = DynamoImpressionStore(counted).recent_plays("demo-store", "d3", 0)
+    # THEN that is one GetItem, no query, and the answer is that display's 100 plays
+    assert counted.calls == ["get_item"]
+    assert len(plays) == 100 and {p.started_at_ms % 5000 for p in plays} == {2000}
+
+
+def test_a_play_logged_meanwhile_by_another_writer_is_kept(dynamodb: Any) -> None:
+    # GIVEN a log with one play, and another writer that logs a second play just after
+    # our writer has read the log (two requests for one display in flight at once)
+    table = create_impressions_table(dynamodb, "impressions-race")
+    DynamoImpressionStore(table).put(impression("d1", "adult-male", NOW_MS - 3000))
+    other = DynamoImpressionStore(table)
+    racing = RacingTable(table, lambda: other.put(impression("d1", "teen-male", NOW_MS - 2000)))
+    # WHEN our writer logs a third play
+    DynamoImpressionStore(racing).put(impression("d1", "senior-male", NOW_MS - 1000))
+    # THEN its first write was refused (the version moved), it retried, and all three are kept
+    assert racing.play_log_writes == 2
+    plays = DynamoImpressionStore(table).recent_plays("demo-store", "d1", 0)
+    assert [play.ad_id for play in plays] == ["adult-male", "teen-male", "senior-male"]
+
+
+class RacingTable:
+    """A boto3 Table that runs ``meanwhile`` once, just before our first play log write."""
+
+    def __init__(self, table: Any, meanwhile: Any) -> None:
+        self._table = table
+        self._meanwhile = meanwhile
+        self.play_log_writes = 0
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if kwargs["Item"]["sort_key"].startswith("plays#"):
+            self.play_log_writes += 1
+            if self.play_log_writes == 1:
+                self._meanwhile()
+        return self._table.put_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+class CountingTable:
+    """A boto3 Table that records which reads were made through it."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("get_item", "query", "scan", "batch_get_item"):
+            self.calls.append(name)
+        return getattr(self._table, name)

@@ -33,12 +33,19 @@ from adserver.registry import Display, Principal, Registry
 from adserver.reports import ReportRangeError, build_report, render_png, report_range
 from adserver.settings import AdServerSettings
 from adserver.uploads import UploadRefused, frame_upload_url
+from lambdas.frame_keys import is_valid_id
 from lambdas.observations import MAX_PAGE_LIMIT, Observation, ObservationReader
 
 PACKAGE_DIR = Path(__file__).parent
 CREATIVE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.svg$")
 # A store report reads at most this many observations per camera (about 14 h at 2 fps).
 REPORT_OBSERVATIONS_PER_CAMERA = 100_000
+# Query integers are ASCII digits only: int() would also read "١٢", " 12" or "1_2".
+ASCII_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
+# Epoch milliseconds the API accepts; DynamoDB numbers and Python dates end long after.
+MAX_EPOCH_MS = 10**13 - 1  # year 2286
+# Request bodies are small JSON objects; a larger one is refused before it is parsed.
+MAX_JSON_BODY_BYTES = 16 * 1024
 
 
 def _now_ms() -> int:
@@ -89,7 +96,8 @@ def observation_routes(deps: AdServerDependencies) -> Router:
     @router.get("/v1/stores/<store>/cameras/<camera>/observations")
     def list_observations(store: str, camera: str) -> dict[str, Any]:
         require_operator(caller(router, deps))
-        since_ms = _int_query(router, "since_ms", default=0, minimum=0)
+        known_ids(store=store, camera=camera)
+        since_ms = _int_query(router, "since_ms", default=0, minimum=0, maximum=MAX_EPOCH_MS)
         limit = _int_query(
             router,
             "limit",
@@ -108,6 +116,7 @@ def display_routes(deps: AdServerDependencies) -> Router:
 
     def own_display(display_id: str) -> Display:
         require_display(caller(router, deps), display_id)
+        known_ids(display=display_id)
         display = deps.registry.display(display_id)
         if display is None:
             raise NotFoundError(f"unknown display {display_id}")
@@ -169,6 +178,7 @@ def store_routes(deps: AdServerDependencies) -> Router:
             from_ms, to_ms = report_range(query("from"), query("to"))
         except ReportRangeError as refused:
             raise BadRequestError(refused.reason) from None
+        known_ids(store=store)
         cameras = deps.registry.store_cameras(store)
         if cameras is None:
             raise NotFoundError(f"unknown store {store}")
@@ -225,6 +235,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
 
     @router.get("/display/<display_id>")
     def player_page(display_id: str) -> Response[str]:
+        known_ids(display=display_id)
         if deps.registry.display(display_id) is None:
             raise NotFoundError(f"unknown display {display_id}")
         html = package_text("player.html")
@@ -261,6 +272,17 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+def known_ids(**ids: str) -> None:
+    """404 for a store, camera or display id that no registry entry can have.
+
+    Ids are ASCII letters, digits, '-' and '_' (at most 64); anything else is not looked
+    up, so it never reaches DynamoDB, which refuses keys over 2 KB with an error of its own.
+    """
+    for kind, value in ids.items():
+        if not is_valid_id(value):
+            raise NotFoundError(f"unknown {kind} {value[:80]!r}")
+
+
 def json_body(router: Router, required: bool = True) -> Any:
     """The request's JSON body; 400 when it is not JSON (or missing and required)."""
     try:
@@ -269,9 +291,18 @@ def json_body(router: Router, required: bool = True) -> Any:
             if required:
                 raise BadRequestError("body: a JSON object is required")
             return None
-        return json.loads(raw)
+        if len(raw) > MAX_JSON_BODY_BYTES:
+            raise BadRequestError(f"body: larger than {MAX_JSON_BODY_BYTES} bytes")
+        return json.loads(raw, parse_constant=_refuse_constant)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise BadRequestError("body: not valid JSON") from None
+    except RecursionError:  # e.g. a hundred thousand "[": deeper than any body we take
+        raise BadRequestError("body: JSON nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads reads NaN and Infinity, which are not JSON and no field can hold.
+    raise ValueError(f"{name} is not JSON")
 
 
 def camera_observations(
@@ -303,10 +334,10 @@ def _int_query(
     raw = router.current_event.get_query_string_value(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequestError(f"{name} must be an integer, got {raw!r}") from None
+    if not ASCII_INTEGER.match(raw):
+        shown = raw if len(raw) <= 40 else f"{raw[:40]}..."
+        raise BadRequestError(f"{name} must be an integer of ASCII digits, got {shown!r}")
+    value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
         raise BadRequestError(f"{name} must be {bounds}, got {value}")

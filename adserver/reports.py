@@ -19,6 +19,9 @@ from adserver.impressions import Impression
 
 HOUR_MS = 3_600_000
 MAX_RANGE_MS = 31 * 24 * HOUR_MS
+# Reports cover 1970 up to a day before Python's last date, so every hour of the range can
+# be written in any store's time zone.
+LATEST_MS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000)
 
 
 class ReportRangeError(ValueError):
@@ -30,18 +33,24 @@ class ReportRangeError(ValueError):
 
 
 def parse_instant(name: str, value: str | None) -> int:
-    """Epoch milliseconds from an ISO 8601 time (with zone) or an integer of milliseconds."""
+    """Epoch milliseconds from an ISO 8601 time (with zone) or an integer of milliseconds
+    (ASCII digits), between 1970 and the year 9999."""
     if not value:
         raise ReportRangeError(f"{name}: required (ISO 8601 time or epoch milliseconds)")
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ReportRangeError(f"{name}: not an ISO 8601 time: {value!r}") from None
-    if moment.tzinfo is None:
-        raise ReportRangeError(f"{name}: needs a time zone, e.g. {value}Z")
-    return int(moment.timestamp() * 1000)
+    shown = value if len(value) <= 40 else f"{value[:40]}..."
+    if value.isascii() and value.isdigit():
+        instant = int(value) if len(value) <= 18 else LATEST_MS + 1
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ReportRangeError(f"{name}: not an ISO 8601 time: {shown!r}") from None
+        if moment.tzinfo is None:
+            raise ReportRangeError(f"{name}: needs a time zone, e.g. {shown}Z")
+        instant = int(moment.timestamp() * 1000)
+    if not 0 <= instant <= LATEST_MS:
+        raise ReportRangeError(f"{name}: must be between 1970 and 9999, got {shown!r}")
+    return instant
 
 
 def report_range(from_value: str | None, to_value: str | None) -> tuple[int, int]:

@@ -33,7 +33,9 @@ class FakePredictor:
     faces: tuple[FakeFace, ...] = (FakeFace(),)
     model_version: str = "fake-predictor-1"
     seen_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    seen_min_face_px: list[float | None] = field(default_factory=list)
 
-    def predict(self, rgb: Any) -> list[FakeFace]:
+    def predict(self, rgb: Any, min_face_px: float | None = None) -> list[FakeFace]:
         self.seen_shapes.append(tuple(rgb.shape))
+        self.seen_min_face_px.append(min_face_px)
         return list(self.faces)

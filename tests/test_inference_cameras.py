@@ -47,3 +47,26 @@ def test_a_store_is_read_once_per_ttl_and_again_after_it():
     # THEN within the TTL the cached answer stands (one read), after it the new one is seen
     assert still_cached is not None and refreshed is None
     assert table.reads == 2
+
+
+def test_each_camera_reads_its_own_smallest_face_setting_from_the_same_cached_item():
+    # GIVEN a store whose entrance camera is close to its audience, and a malformed entry
+    from decimal import Decimal
+
+    table = CountingTable(
+        {
+            "store#demo-store": {
+                "cameras": {"demo-store/demo-cam-1", "demo-store/aisle", "demo-store/odd"},
+                "min_face_px": {"demo-cam-1": Decimal("64"), "odd": "not a number"},
+            }
+        }
+    )
+    cameras = RegisteredCameras(table)
+    # WHEN each camera's setting is asked for, after the registration check
+    assert cameras.unregistered_reason(FRAME) is None
+    entrance = cameras.min_face_px(FRAME)
+    aisle = cameras.min_face_px(FrameKey("demo-store", "aisle", 1))
+    odd = cameras.min_face_px(FrameKey("demo-store", "odd", 1))
+    # THEN the set one is used, the others fall back to the default, all from one read
+    assert (entrance, aisle, odd) == (64.0, None, None)
+    assert table.reads == 1

@@ -245,11 +245,26 @@ def test_the_observation_keeps_the_objects_own_key_whatever_its_extension_case(
 
 
 class FakeCameras:
-    def __init__(self, reason):
+    def __init__(self, reason, min_face_px=None):
         self.reason = reason
+        self.px = min_face_px
 
     def unregistered_reason(self, frame):
         return self.reason
+
+    def min_face_px(self, frame):
+        return self.px
+
+
+def test_the_cameras_smallest_face_setting_reaches_the_predictor(
+    deps, s3, bucket_name, store, predictor
+):
+    # GIVEN a registered camera set to find faces down to 64 px (it is close to its audience)
+    deps = replace(deps, cameras=FakeCameras(None, min_face_px=64.0))
+    # WHEN one of its frames is processed
+    assert process_frame(upload(s3, bucket_name, jpeg_bytes()), deps).result == "ok"
+    # THEN the predictor was asked for that profile
+    assert predictor.seen_min_face_px == [64.0]
 
 
 def test_a_frame_from_a_camera_not_in_the_registry_is_rejected_unread(

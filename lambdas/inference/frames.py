@@ -39,7 +39,7 @@ class FacePredictor(Protocol):
 
     model_version: str
 
-    def predict(self, rgb: Any) -> Sequence[DetectedFace]: ...
+    def predict(self, rgb: Any, min_face_px: float | None = None) -> Sequence[DetectedFace]: ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,8 @@ def _observe(ref: FrameRef, frame: FrameKey, deps: FrameDependencies) -> Observa
         return rejected_observation(
             frame, exc.reason, processed_at_ms=deps.clock_ms(), model_version=model_version
         )
-    faces = deps.predictor.predict(rgb)
+    min_face_px = None if deps.cameras is None else deps.cameras.min_face_px(frame)
+    faces = deps.predictor.predict(rgb, min_face_px=min_face_px)
     return ok_observation(
         frame,
         (face.to_dict() for face in faces),

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean stack faults bench-pipeline build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes
+.PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-pipeline: $(STAMP)
 # timeout) plus about a fifth of a second per frame.
 faults: $(STAMP)
 	$(PY) -m infra.faults $(if $(LOAD_FRAMES),--frames $(LOAD_FRAMES))
+
+# next-ad p50/p95 with no impressions and with 100,000 in the store (moto in this process).
+bench-next-ad: $(STAMP)
+	$(PY) -m infra.bench_next_ad
 
 test: $(STAMP)
 	@# The player's browser test drives Debian's chromium (CI runs as root with apt).

@@ -31,6 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent, import_handler
 
 DEFAULT_HANDLER = "adserver.handler.lambda_handler"
+UNVERIFIED_UPLOADS_NOTICE = (
+    "ad server (local): camera uploads go to moto, which checks no signature, expiry, "
+    "size or content type of a presigned upload; only S3 enforces the upload policy"
+)
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 
 
@@ -151,6 +155,7 @@ def serve(
     handler = import_handler(handler_path)
     server = ThreadingHTTPServer((host, port), make_request_handler(handler, timeout_s))
     server.daemon_threads = True
+    print(UNVERIFIED_UPLOADS_NOTICE, file=sys.stderr, flush=True)
     if ready_file is not None:
         ready_file.write_text(json.dumps({"url": f"http://{host}:{server.server_port}"}))
     try:

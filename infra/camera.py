@@ -4,12 +4,13 @@
         --api http://127.0.0.1:8080 --token CAMERA_TOKEN [--fps 2]
 
 ``--source`` is a webcam index, a video file or a folder of JPEG/PNG images.
-For each frame the client asks the API for a short-lived presigned PUT URL
-(``POST /v1/stores/{store}/cameras/{camera}/upload-url``, camera token) that
-can write only that frame's key under ``frames/{store}/{camera}/``, then
-uploads the JPEG to it. A frame that differs too little from the last upload
-is skipped, except that one frame every ``--heartbeat-s`` seconds goes up
-anyway so a person standing still stays in the ad server's audience window.
+For each frame the client asks the API for a short-lived presigned upload
+(``POST /v1/stores/{store}/cameras/{camera}/upload-url``, camera token): a POST
+policy that can write only that frame's key under ``frames/{store}/{camera}/``,
+as a JPEG of bounded size, and then posts the JPEG to it as a form. A frame
+that differs too little from the last upload is skipped, except that one frame
+every ``--heartbeat-s`` seconds goes up anyway so a person standing still stays
+in the ad server's audience window.
 Network errors and 5xx/429 answers are retried with exponential backoff; a
 refused token or an unknown camera stops the client with one line.
 """
@@ -23,8 +24,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import quote
@@ -156,13 +158,35 @@ class RetryableError(Exception):
 
 @dataclass(frozen=True)
 class UploadTarget:
+    """Where one frame goes: a form POST (``fields`` then the file) or a plain PUT."""
+
     url: str
     key: str
     headers: dict[str, str]
+    method: str = "PUT"
+    fields: dict[str, str] = field(default_factory=dict)
+    max_bytes: int | None = None
+
+
+def multipart_form(fields: Mapping[str, str], jpeg: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body: the policy's fields, then the file (S3 wants it last)."""
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="frame.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n".encode()
+        + jpeg
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 class CameraApi:
-    """The two HTTP calls of an upload: get a presigned URL, PUT the JPEG to it."""
+    """The two HTTP calls of an upload: get a presigned upload, send the JPEG to it."""
 
     def __init__(self, api: str, token: str, store: str, camera: str) -> None:
         self._endpoint = (
@@ -179,9 +203,27 @@ class CameraApi:
             headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
         )
         answer = json.loads(_send(request, "upload-url"))
-        return UploadTarget(answer["url"], answer["key"], dict(answer.get("headers") or {}))
+        return UploadTarget(
+            answer["url"],
+            answer["key"],
+            dict(answer.get("headers") or {}),
+            method=str(answer.get("method") or "PUT").upper(),
+            fields=dict(answer.get("fields") or {}),
+            max_bytes=answer.get("max_bytes"),
+        )
 
     def put(self, target: UploadTarget, jpeg: bytes) -> None:
+        """Upload the JPEG the way the target says: the policy's form POST, or a PUT."""
+        if target.max_bytes is not None and len(jpeg) > target.max_bytes:
+            raise CameraError(
+                f"a frame of {len(jpeg)} bytes is over the {target.max_bytes} allowed"
+            )
+        if target.method == "POST":
+            body, content_type = multipart_form(target.fields, jpeg)
+            headers = {**target.headers, "Content-Type": content_type}
+            request = urllib.request.Request(target.url, data=body, method="POST", headers=headers)
+            _send(request, "upload")
+            return
         headers = {"Content-Type": "image/jpeg", **target.headers}
         _send(urllib.request.Request(target.url, data=jpeg, method="PUT", headers=headers), "PUT")
 

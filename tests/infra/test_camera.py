@@ -11,6 +11,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -42,6 +44,8 @@ class FakeApi:
     status_override: int | None = None
     url_requests: list[dict] = field(default_factory=list)
     uploads: list[tuple[str, bytes, str]] = field(default_factory=list)
+    form_fields: list[dict[str, str]] = field(default_factory=list)
+    upload_method: str = "POST"  # what the API answers: a POST policy, or (older) a PUT URL
 
 
 @pytest.fixture
@@ -73,6 +77,12 @@ def fake_api() -> Iterator[FakeApi]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if self._failing():
                 return
+            if self.path == "/bucket":  # the form upload S3 would take
+                fields, (data, kind) = parse_form(self.headers["Content-Type"], body)
+                state.form_fields.append(fields)
+                state.uploads.append((f"/bucket/{fields['key']}", data, kind))
+                self._reply(204)
+                return
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._reply(401, b'{"message": "bad token"}')
                 return
@@ -82,8 +92,17 @@ def fake_api() -> Iterator[FakeApi]:
             request = json.loads(body)
             state.url_requests.append(request)
             key = f"frames/demo-store/cam-1/{request['captured_at_ms']}.jpg"
-            answer = {"url": f"{state.url}/bucket/{key}", "key": key, "expires_in": 300}
-            self._reply(200, json.dumps(answer).encode())
+            answer: dict[str, object] = {"url": f"{state.url}/bucket/{key}", "key": key}
+            if state.upload_method == "POST":
+                fields = {
+                    "key": key,
+                    "Content-Type": "image/jpeg",
+                    "policy": "p",
+                    "x-amz-signature": "s",
+                }
+                answer.update(url=f"{state.url}/bucket", method="POST", fields=fields, headers={})
+                answer.update(max_bytes=10 * 1024 * 1024)
+            self._reply(200, json.dumps({**answer, "expires_in": 300}).encode())
 
         def do_PUT(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -99,6 +118,24 @@ def fake_api() -> Iterator[FakeApi]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+def parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[bytes, str]]:
+    """The text fields and the file part (bytes, content type) of a multipart/form-data body."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, str] = {}
+    upload = (b"", "")
+    parts = list(message.iter_parts())
+    for part in parts:
+        name = part.get_param("name", header="content-disposition")
+        if name == "file":
+            assert part is parts[-1], "S3 ignores fields after the file"
+            upload = (part.get_payload(decode=True), part.get_content_type())
+        else:
+            fields[str(name)] = part.get_payload(decode=True).decode()
+    return fields, upload
 
 
 def scene(shift: int = 0) -> np.ndarray:
@@ -178,6 +215,23 @@ def test_uploads_only_frames_with_motion(fake_api: FakeApi, folder: Path) -> Non
         .splitlines()[-1]
         .startswith("frames 5 | uploaded 3 | no motion 2 | retries 0 | dropped 0")
     )
+
+
+def test_the_form_carries_the_policy_fields_then_the_jpeg(fake_api: FakeApi, folder: Path) -> None:
+    api = CameraApi(fake_api.url, TOKEN, "demo-store", "cam-1")
+    run_folder(folder, api)
+    keys = [path.removeprefix("/bucket/") for path, _, _ in fake_api.uploads]
+    assert [fields["key"] for fields in fake_api.form_fields] == keys
+    assert all(f["policy"] == "p" and f["x-amz-signature"] == "s" for f in fake_api.form_fields)
+
+
+def test_an_older_api_answering_a_put_url_still_works(fake_api: FakeApi, folder: Path) -> None:
+    fake_api.upload_method = "PUT"
+    stats, _clock, _output = run_folder(
+        folder, CameraApi(fake_api.url, TOKEN, "demo-store", "cam-1")
+    )
+    assert stats.uploaded == 3 and fake_api.form_fields == []
+    assert all(kind == "image/jpeg" for _, _, kind in fake_api.uploads)
 
 
 def test_heartbeat_uploads_a_still_frame(fake_api: FakeApi, folder: Path) -> None:

@@ -33,6 +33,7 @@ from adserver.selection import Play
 MAX_REPORT_DELAY_MS = 7 * 24 * 3600 * 1000
 MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000
 RETENTION_S = 90 * 24 * 3600
+END_OF_KEYS_MS = 10**13  # year 2286; keeps the 13-digit sort keys in order
 # Frequency caps look back at most this far; longer caps are clipped to it.
 PLAY_LOG_HORIZON_MS = 24 * 3600 * 1000
 # A display's play log keeps at most this many plays (2.2 hours of 8-second creatives), so
@@ -233,8 +234,12 @@ class DynamoImpressionStore:
         raise PlayLogContention(f"play log of {store}/{display} kept changing; not updated")
 
     def for_store(self, store: str, from_ms: int, to_ms: int) -> list[Impression]:
+        # Sort keys hold 13 digits, so string order is time order only below END_OF_KEYS_MS.
+        from_ms, to_ms = max(from_ms, 0), min(to_ms, END_OF_KEYS_MS)
+        if from_ms >= to_ms:
+            return []
         condition = Key("store").eq(store) & Key("sort_key").between(
-            f"{from_ms:013d}", f"{max(to_ms - 1, 0):013d}#\uffff"
+            f"{from_ms:013d}", f"{to_ms - 1:013d}#\uffff"
         )
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition}

@@ -25,6 +25,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -163,9 +164,9 @@ def in_process() -> Iterator[tuple[Poll, DynamoImpressionStore, int]]:
 
 
 @contextmanager
-def on_stack() -> Iterator[tuple[Poll, DynamoImpressionStore, int]]:
+def on_stack(outputs_path: Path) -> Iterator[tuple[Poll, DynamoImpressionStore, int]]:
     """Polls over HTTP to ``make stack``'s ad server; impressions into its moto tables."""
-    outputs = StackOutputs.read(DEFAULT_OUTPUTS)
+    outputs = StackOutputs.read(outputs_path)
     display = outputs.display(DISPLAY)
     dynamodb = boto3.resource(
         "dynamodb",
@@ -193,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls", type=int, default=200)
     parser.add_argument("--p95-budget-ms", type=float, default=50.0)
     parser.add_argument("--stack", action="store_true", help="against a running make stack")
+    parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="with --stack")
     args = parser.parse_args(argv)
-    where = on_stack if args.stack else in_process
+    where = on_stack(args.outputs) if args.stack else in_process()
     try:
-        with where() as (poll, impressions, now_ms):
+        with where as (poll, impressions, now_ms):
             poll()  # warm: catalog, imports, first connections
             empty, empty_cpu = timed(poll, args.polls)
             print(summary("next-ad, no impressions", empty), flush=True)

@@ -222,3 +222,43 @@ class CountingTable:
         if name in ("get_item", "query", "scan", "batch_get_item"):
             self.calls.append(name)
         return getattr(self._table, name)
+
+
+def test_a_range_across_the_keys_13_digits_is_answered(store: ImpressionStore) -> None:
+    # GIVEN an impression now (its play log item shares the table)
+    store.put(impression("d1", "adult-male", NOW_MS))
+    # WHEN a report asks for an hour across 10**13 ms (where "9999..." sorts after "1000...")
+    # or for the year 9999, or for everything
+    across = store.for_store("demo-store", 10**13 - 1_800_000, 10**13 + 1_800_000)
+    far = store.for_store("demo-store", 253_402_214_400_000 - 3_600_000, 253_402_214_400_000)
+    everything = store.for_store("demo-store", 0, 10**15)
+    # THEN the first two are empty and the last holds just the impression, not its play log
+    assert across == [] and far == []
+    assert [i.started_at_ms for i in everything] == [NOW_MS]
+
+
+def test_report_queries_keep_between_bounds_in_order(dynamodb: Any) -> None:
+    # DynamoDB (not moto) refuses BETWEEN with its lower bound above its upper one, which a
+    # range across 10**13 ms would make of 13-digit keys ("9999..." > "1000...").
+    table = BetweenCheckingTable(create_impressions_table(dynamodb, "impressions-between"))
+    store = DynamoImpressionStore(table)
+    for from_ms, to_ms in [(10**13 - 1_800_000, 10**13 + 1_800_000), (0, 10**15), (5, 6)]:
+        store.for_store("demo-store", from_ms, to_ms)
+    assert table.bounds and all(low <= high for low, high in table.bounds)
+
+
+class BetweenCheckingTable:
+    """A boto3 Table that records the BETWEEN bounds of each query, as DynamoDB checks them."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.bounds: list[tuple[str, str]] = []
+
+    def query(self, **kwargs: Any) -> Any:
+        _partition, between = kwargs["KeyConditionExpression"].get_expression()["values"]
+        _key, low, high = between.get_expression()["values"]
+        self.bounds.append((low, high))
+        return self._table.query(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)

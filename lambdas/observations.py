@@ -85,7 +85,7 @@ def face_record(face: Mapping[str, Any]) -> dict[str, Any]:
     box = [int(value) for value in face["box"]]
     if len(box) != 4:
         raise ValueError(f"face box must be x, y, w, h; got {len(box)} numbers")
-    return {
+    record: dict[str, Any] = {
         "box": box,
         "score": round(float(face["score"]), 4),
         "age": round(float(face["age"]), 1),
@@ -93,6 +93,12 @@ def face_record(face: Mapping[str, Any]) -> dict[str, Any]:
         "gender": str(face["gender"]),
         "gender_confidence": round(float(face["gender_confidence"]), 4),
     }
+    # Attention (model.attention), on faces from predictors that read it; older records lack it.
+    if face.get("yaw") is not None:
+        record["yaw"] = round(float(face["yaw"]), 1)
+    if face.get("looking") is not None:
+        record["looking"] = bool(face["looking"])
+    return record
 
 
 def ok_observation(

@@ -16,6 +16,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from model.align import align_face
+from model.attention import head_pose
 from model.bands import GENDERS, age_band
 from model.confidence import apply_temperature, temperature_for
 from model.detect import FaceFinder, load_face_finder
@@ -34,6 +35,9 @@ class Face:
     age_band: str
     gender: str
     gender_confidence: float
+    # Head yaw in degrees and whether it faces the screen (model.attention); keypoints are not kept.
+    yaw: float | None = None
+    looking: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         face = asdict(self)
@@ -107,6 +111,7 @@ class Predictor:
             right, bottom = min(width, round(x + w)), min(height, round(y + h))
             is_female = bool(p_female >= 0.5)
             years = float(max(0.0, age))
+            pose = head_pose(detection.keypoints, detection.box)
             faces.append(
                 Face(
                     box=(left, top, right - left, bottom - top),
@@ -115,6 +120,8 @@ class Predictor:
                     age_band=age_band(years),
                     gender=GENDERS[int(is_female)],
                     gender_confidence=round(float(p_female if is_female else 1 - p_female), 4),
+                    yaw=pose.yaw,
+                    looking=pose.looking,
                 )
             )
         return faces

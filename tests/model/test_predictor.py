@@ -24,7 +24,10 @@ def test_predicts_every_face_of_a_camera_frame_with_consistent_fields(sample_pho
             "age_band",
             "gender",
             "gender_confidence",
+            "yaw",
+            "looking",
         }
+        assert -90 <= face.yaw <= 90 and face.looking == (abs(face.yaw) <= 30)
 
 
 def test_adults_are_not_taken_for_children(sample_photos):

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes
+.PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ bench-peer: $(STAMP) .venv-peer/.installed
 # on one core (taskset); writes model/artifacts/scenes.json.
 bench-scenes: $(STAMP)
 	taskset -c 0 $(PY) -m model bench-scenes --data ../shared/datasets/utkface --frames 400
+
+# The tracker on a generated camera sequence of 300 known people: OTS, watchers, fragments,
+# merges and the track vote's gender accuracy against single frames (no model, a second).
+bench-tracks: $(STAMP)
+	$(PY) -m adserver.bench_tracks
+
+# Head yaw and `looking` on validation faces turned by known angles on a head model.
+bench-attention: $(STAMP)
+	$(PY) -m model.bench_attention --data ../shared/datasets/utkface
 
 # Whole-process latency of the predict CLI on one 1280x720 frame.
 bench-predict: $(STAMP)

@@ -73,6 +73,13 @@ class Track:
     seen: int  # faces linked into the track
     dwell_s: float
     looking_s: float
+    # The face's place in its first frame: keeps apart two tracks that start in one frame.
+    first_face: int = 0
+
+    @property
+    def sort_key(self) -> str:
+        """Unique per camera, in start order: ``{started_at_ms:013d}#{first_face}``."""
+        return f"{self.started_at_ms:013d}#{self.first_face}"
 
     def is_watcher(self, settings: TrackSettings) -> bool:
         return self.looking_s >= settings.watcher_looking_s
@@ -88,7 +95,24 @@ class Track:
             "seen": self.seen,
             "dwell_s": self.dwell_s,
             "looking_s": self.looking_s,
+            "first_face": self.first_face,
         }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Track:
+        """Rebuild from ``to_dict`` output or a DynamoDB item (numbers may be Decimals)."""
+        return cls(
+            camera=str(record["camera"]),
+            started_at_ms=int(record["started_at_ms"]),
+            ended_at_ms=int(record["ended_at_ms"]),
+            age_band=str(record["age_band"]),
+            gender=str(record["gender"]),
+            vote_confidence=float(record["vote_confidence"]),
+            seen=int(record["seen"]),
+            dwell_s=float(record["dwell_s"]),
+            looking_s=float(record["looking_s"]),
+            first_face=int(record.get("first_face", 0)),
+        )
 
 
 Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
@@ -108,6 +132,44 @@ class OpenTrack:
     last_looking: bool = False
     first_looking: bool = False
     looking_s: float = 0.0  # between its first and last sightings
+    first_face: int = 0
+    frame_interval_s: float = 0.5  # the camera's, while the track was seen
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-ready: what the tracker needs to carry the track into its next batch."""
+        return {
+            "started_at_ms": self.started_at_ms,
+            "last_at_ms": self.last_at_ms,
+            "box": list(self.box),
+            "velocity": None if self.velocity is None else list(self.velocity),
+            "seen": self.seen,
+            "gender_votes": dict(self.gender_votes),
+            "band_votes": dict(self.band_votes),
+            "last_looking": self.last_looking,
+            "first_looking": self.first_looking,
+            "looking_s": self.looking_s,
+            "first_face": self.first_face,
+            "frame_interval_s": self.frame_interval_s,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> OpenTrack:
+        x, y, w, h = (float(v) for v in state["box"])
+        velocity = state.get("velocity")
+        return cls(
+            started_at_ms=int(state["started_at_ms"]),
+            last_at_ms=int(state["last_at_ms"]),
+            box=(x, y, w, h),
+            velocity=None if velocity is None else (float(velocity[0]), float(velocity[1])),
+            seen=int(state["seen"]),
+            gender_votes={k: float(v) for k, v in state["gender_votes"].items()},
+            band_votes={k: float(v) for k, v in state["band_votes"].items()},
+            last_looking=bool(state["last_looking"]),
+            first_looking=bool(state["first_looking"]),
+            looking_s=float(state["looking_s"]),
+            first_face=int(state.get("first_face", 0)),
+            frame_interval_s=float(state.get("frame_interval_s", 0.5)),
+        )
 
     def predicted_centre(self, at_ms: int) -> tuple[float, float]:
         x, y, w, h = self.box
@@ -235,7 +297,7 @@ class CameraTracker:
             if index in links:
                 track = self.open[links[index]]
             else:
-                track = OpenTrack(started_at_ms=at_ms, last_at_ms=at_ms, box=box)
+                track = OpenTrack(started_at_ms=at_ms, last_at_ms=at_ms, box=box, first_face=index)
                 self.open.append(track)
             self._add(track, at_ms, box, face)
             placed.append(track)
@@ -264,6 +326,7 @@ class CameraTracker:
         else:
             track.first_looking = looking
         track.box, track.last_at_ms, track.last_looking = box, at_ms, looking
+        track.frame_interval_s = self.frame_interval_s
         track.seen += 1
         gender = str(face["gender"])
         track.gender_votes[gender] = track.gender_votes.get(gender, 0.0) + gender_weight(
@@ -297,7 +360,7 @@ class CameraTracker:
         gender, confidence = vote(track.gender_votes)
         band, _ = vote(track.band_votes)
         # Each end of the track stands for half a frame interval of presence.
-        edge_s = self.frame_interval_s / 2
+        edge_s = track.frame_interval_s / 2
         dwell_s = (track.last_at_ms - track.started_at_ms) / 1000 + 2 * edge_s
         looking_s = track.looking_s + edge_s * (int(track.first_looking) + int(track.last_looking))
         return Track(
@@ -310,7 +373,31 @@ class CameraTracker:
             seen=track.seen,
             dwell_s=round(dwell_s, 2),
             looking_s=round(looking_s, 2),
+            first_face=track.first_face,
         )
+
+    def to_state(self) -> dict[str, Any]:
+        """The open tracks and the camera's clock, JSON-ready, to resume in a later invocation.
+
+        It holds the last box of each person still in view (for at most ``end_after_s``
+        after they leave) and their running votes: no pixels, nothing kept once they go.
+        """
+        return {
+            "last_at_ms": self.last_at_ms,
+            "frame_interval_s": self.frame_interval_s,
+            "open": [track.to_state() for track in self.open],
+        }
+
+    @classmethod
+    def from_state(
+        cls, camera: str, state: Mapping[str, Any], settings: TrackSettings | None = None
+    ) -> CameraTracker:
+        tracker = cls(camera, settings)
+        last = state.get("last_at_ms")
+        tracker.last_at_ms = None if last is None else int(last)
+        tracker.frame_interval_s = float(state.get("frame_interval_s", tracker.frame_interval_s))
+        tracker.open = [OpenTrack.from_state(track) for track in state.get("open", [])]
+        return tracker
 
 
 def track_frames(

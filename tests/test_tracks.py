@@ -185,6 +185,7 @@ def test_a_track_record_holds_nothing_about_where_the_face_was():
         "seen",
         "dwell_s",
         "looking_s",
+        "first_face",  # its place in its first frame's face list: a key, not a trait
     }
 
 
@@ -201,3 +202,22 @@ def test_people_and_watchers_on_a_generated_sequence_are_close_to_the_truth():
     assert abs(scores.watcher_error) <= 0.15
     assert scores.fragments_per_person <= 0.1 and scores.merges_per_person <= 0.1
     assert scores.track_gender_accuracy >= scores.frame_gender_accuracy + 0.03
+
+
+def test_a_tracker_resumes_from_its_saved_state_as_if_never_stopped():
+    # GIVEN one camera's frames of a walker and a stander
+    sequence = frames(*[[face(100 + 150 * i), face(900, gender="male")] for i in range(6)])
+    whole = track_frames("s/c", sequence)
+    # WHEN the tracker is saved to JSON and restored between every frame
+    import json
+
+    state: dict = {}
+    people = []
+    for at_ms, faces in sequence:
+        tracker = CameraTracker.from_state("s/c", json.loads(json.dumps(state)))
+        people += tracker.observe(at_ms, faces)[1]
+        state = tracker.to_state()
+    people += CameraTracker.from_state("s/c", state).finish()
+    # THEN it finds the same people
+    assert sorted(people, key=lambda t: t.sort_key) == sorted(whole, key=lambda t: t.sort_key)
+    assert len(whole) == 2

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention
+.PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention build-TrackerFunction
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,15 @@ bench-attention: $(STAMP)
 # Whole-process latency of the predict CLI on one 1280x720 frame.
 bench-predict: $(STAMP)
 	$(PY) -m model.bench_predict
+
+# Called by `sam build` for the tracker function: its code (the tracker and the observation
+# record, no model) and Powertools; boto3 comes with the runtime.
+build-TrackerFunction:
+	python3 -m pip install -q --target "$(ARTIFACTS_DIR)" "aws-lambda-powertools>=3.0" "pydantic>=2.5"
+	mkdir -p "$(ARTIFACTS_DIR)/adserver" "$(ARTIFACTS_DIR)/lambdas/tracker"
+	cp adserver/__init__.py adserver/tracks.py "$(ARTIFACTS_DIR)/adserver/"
+	cp lambdas/__init__.py lambdas/observations.py lambdas/frame_keys.py "$(ARTIFACTS_DIR)/lambdas/"
+	cp lambdas/tracker/*.py "$(ARTIFACTS_DIR)/lambdas/tracker/"
 
 # Called by `sam build` for the ad-server function (template.yaml: BuildMethod makefile).
 build-AdServerFunction:

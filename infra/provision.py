@@ -289,6 +289,7 @@ class _Builder:
         self.http_functions: list[str] = []
         self.notes: list[str] = []
         self._queues_by_arn: dict[str, str] = {}
+        self._streams: set[str] = set()  # DynamoDB stream ARNs of this stack's tables
         self._creators: dict[str, Callable[[str, dict[str, Any]], Resource]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::TopicPolicy": self._topic_policy,
@@ -479,6 +480,12 @@ class _Builder:
             arguments["SSESpecification"] = {
                 "Enabled": bool(props["SSESpecification"].get("SSEEnabled", False))
             }
+        stream = props.get("StreamSpecification")
+        if stream:
+            arguments["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": stream["StreamViewType"],
+            }
         table = dynamodb.create_table(**arguments)["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and _is_true(ttl.get("Enabled")):
@@ -486,7 +493,11 @@ class _Builder:
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
-        return Resource(logical_id, "AWS::DynamoDB::Table", name, {"Arn": table["TableArn"]})
+        attributes = {"Arn": table["TableArn"]}
+        if "LatestStreamArn" in table:
+            attributes["StreamArn"] = table["LatestStreamArn"]
+            self._streams.add(table["LatestStreamArn"])
+        return Resource(logical_id, "AWS::DynamoDB::Table", name, attributes)
 
     # ------------------------------------------------------------------ IAM and logs
     def _role(self, logical_id: str, props: dict[str, Any]) -> Resource:
@@ -594,6 +605,13 @@ class _Builder:
 
     def _event_source(self, logical_id: str, props: dict[str, Any]) -> Resource:
         source_arn = str(props["EventSourceArn"])
+        if source_arn in self._streams:
+            # Not polled by the local runtime yet: the table and its stream exist on moto.
+            self.notes.append(
+                f"{props['FunctionName']} is not run locally: its trigger, a DynamoDB stream,"
+                " is not polled by the local stack"
+            )
+            return Resource(logical_id, "AWS::Lambda::EventSourceMapping", logical_id)
         queue_url = self._queues_by_arn.get(source_arn)
         if queue_url is None:
             raise ProvisioningError(

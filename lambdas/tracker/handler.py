@@ -1,0 +1,76 @@
+"""Lambda entry point: a batch of the observations table's stream records in, tracks out.
+
+Parse (Powertools' DynamoDB stream event) -> ``track_observations`` -> report. Only new
+observations (INSERT) matter: an observation is written once and expires by TTL. A failure
+raises, so Lambda retries the batch (the event source mapping bisects and then gives up
+on a batch that keeps failing); a retried batch skips what it already linked.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecordEventName,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.observations import Observation
+from lambdas.tracker.settings import TrackerSettings
+from lambdas.tracker.store import DynamoTrackStore
+from lambdas.tracker.tracking import BatchOutcome, TrackerDependencies, track_observations
+
+logger = Logger(service="tracker")
+metrics = Metrics(namespace="SmartDisplays", service="tracker")
+
+
+@cache
+def get_settings() -> TrackerSettings:
+    return TrackerSettings.from_environ()
+
+
+@cache
+def get_dependencies() -> TrackerDependencies:
+    settings = get_settings()
+    table = boto3.resource("dynamodb").Table(settings.tracks_table)
+    return TrackerDependencies(
+        store=DynamoTrackStore(table, retention_days=settings.track_retention_days),
+        settings=settings.track_settings(),
+    )
+
+
+def new_observations(event: dict[str, Any]) -> list[Observation]:
+    """The observations a stream batch inserted; updates and TTL deletions are ignored."""
+    observations = []
+    for record in DynamoDBStreamEvent(event).records:
+        if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
+            continue
+        image = record.dynamodb.new_image
+        if image:
+            observations.append(Observation.from_dict(image))
+    return observations
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    outcome = track_observations(new_observations(event), get_dependencies())
+    _report(outcome)
+    return {"cameras": outcome.cameras, "frames": outcome.frames, "people": len(outcome.people)}
+
+
+def _report(outcome: BatchOutcome) -> None:
+    # Counts only: never a box, and no track's band or gender in the logs.
+    logger.info(
+        "observations tracked",
+        extra={"cameras": outcome.cameras, "frames": outcome.frames, "skipped": outcome.skipped},
+    )
+    metrics.add_metric(name="FramesTracked", unit=MetricUnit.Count, value=outcome.frames)
+    metrics.add_metric(name="People", unit=MetricUnit.Count, value=len(outcome.people))
+    watchers = sum(t.is_watcher(get_dependencies().settings) for t in outcome.people)
+    metrics.add_metric(name="Watchers", unit=MetricUnit.Count, value=watchers)

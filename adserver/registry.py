@@ -57,6 +57,11 @@ class DynamoDBRegistry:
         """``table`` is a boto3 ``dynamodb.Table`` resource."""
         self._table = table
 
+    @property
+    def table(self) -> Any:
+        """The boto3 table, for the operator's tools (infra/admin.py) that write the registry."""
+        return self._table
+
     def principal_for_token(self, token: str) -> Principal | None:
         item = self._table.get_item(Key={"pk": f"token#{token_digest(token)}"}).get("Item")
         if item is None or item.get("role") not in ROLES:

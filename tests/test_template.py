@@ -122,3 +122,43 @@ def test_one_message_in_the_dead_letter_queue_raises_the_alarm_to_the_alarms_top
     assert alarm["TreatMissingData"] == "notBreaching"  # an idle, empty queue is healthy
     assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
     assert resources["AlarmsTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+FUNCTIONS = ("InferenceFunction", "TrackerFunction", "AdServerFunction")
+
+
+def test_every_function_is_traced_and_its_role_may_write_traces(resources):
+    for name in FUNCTIONS:
+        function = resources[name]["Properties"]
+        assert function["TracingConfig"] == {"Mode": "Active"}, name
+        role = resources[function["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"} in role[
+            "ManagedPolicyArns"
+        ], name
+
+
+def test_each_function_alarms_on_errors_and_throttles_to_the_alarms_topic(resources):
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {
+        (a["MetricName"], a["Dimensions"][0]["Value"]["Ref"])
+        for a in alarms
+        if a["Namespace"] == "AWS/Lambda"
+    }
+    assert watched == {(m, f) for m in ("Errors", "Throttles") for f in FUNCTIONS}
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmsTopic"}] for a in alarms)
+
+
+def test_a_backlog_of_frame_jobs_raises_an_alarm(resources):
+    alarm = resources["JobsQueueAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["JobsQueue", "QueueName"]}
+
+
+def test_the_dashboard_body_is_json_naming_the_queue_and_functions(resources):
+    import json
+
+    body, names = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    document = json.loads(body)  # placeholders sit inside strings, so the body parses as is
+    metrics = [m for w in document["widgets"] for m in w["properties"]["metrics"]]
+    assert {m[3] for m in metrics} >= {"${Jobs}", "${DeadLetters}", "${Inference}", "${AdServer}"}
+    assert set(names) == {"Jobs", "DeadLetters", "Inference", "Tracker", "AdServer"}

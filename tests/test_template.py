@@ -162,3 +162,20 @@ def test_the_dashboard_body_is_json_naming_the_queue_and_functions(resources):
     metrics = [m for w in document["widgets"] for m in w["properties"]["metrics"]]
     assert {m[3] for m in metrics} >= {"${Jobs}", "${DeadLetters}", "${Inference}", "${AdServer}"}
     assert set(names) == {"Jobs", "DeadLetters", "Inference", "Tracker", "AdServer"}
+
+
+def test_samconfig_deploys_dev_and_prod_with_parameters_the_template_allows():
+    import tomllib
+
+    from infra.template import REPO_ROOT
+
+    config = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text())
+    parameters = load_template()["Parameters"]
+    for environment in ("dev", "prod"):
+        deploy = config[environment]["deploy"]["parameters"]
+        overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"].split())
+        assert overrides["Stage"] == environment
+        for name, value in overrides.items():
+            allowed = parameters[name].get("AllowedValues")
+            assert allowed is None or value in [str(v) for v in allowed], (name, value)
+        assert deploy["resolve_image_repos"] is True  # the inference function is an image

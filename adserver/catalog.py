@@ -12,6 +12,7 @@ Check a document before uploading it:
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
@@ -309,14 +310,19 @@ class S3CatalogSource:
 
 def main(argv: list[str] | None = None) -> int:
     """``check FILE``: validate a catalog document and print one line per problem."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0] != "check":
-        print("usage: python -m adserver.catalog check FILE", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m adserver.catalog",
+        description="Validate an ad catalog document before uploading it (python -m infra.admin"
+        " catalog upload FILE uploads it). Exit status: 0 valid, 1 invalid, 2 unreadable.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="validate FILE; one line per problem")
+    check.add_argument("file", type=Path, metavar="FILE", help="catalog JSON")
+    args = parser.parse_args(argv)
     try:
-        catalog = load_catalog(Path(args[1]).read_bytes())
+        catalog = load_catalog(args.file.read_bytes())
     except OSError as exc:
-        print(f"error: cannot read {args[1]}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except CatalogError as error:
         for problem in error.problems:

@@ -573,11 +573,48 @@ def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     partial.replace(path)
 
 
+def template_parameters(overrides: list[str], declared: dict[str, Any]) -> dict[str, str]:
+    """``NAME=VALUE`` overrides checked against the template's Parameters (name, AllowedValues,
+    MinValue/MaxValue), on top of Stage=local; StackError says what is wrong and what is allowed."""
+    parameters = {"Stage": "local"}
+    for item in overrides:
+        name, equals, value = item.partition("=")
+        if not equals or name not in declared:
+            known = ", ".join(sorted(declared))
+            raise StackError(f"--parameter {item!r}: expected NAME=VALUE with NAME one of {known}")
+        spec = declared[name]
+        allowed = [str(v) for v in spec.get("AllowedValues", [])]
+        if allowed and value not in allowed:
+            raise StackError(f"--parameter {name}={value!r}: allowed values are {allowed}")
+        if spec.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                raise StackError(f"--parameter {name}={value!r}: must be a number") from None
+            low, high = spec.get("MinValue"), spec.get("MaxValue")
+            if (low is not None and number < float(low)) or (
+                high is not None and number > float(high)
+            ):
+                raise StackError(f"--parameter {name}={value}: must be between {low} and {high}")
+        parameters[name] = value
+    return parameters
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.stack",
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        epilog="Writes --outputs once everything is ready; Ctrl-C or SIGTERM stops the stack"
+        " and removes it. Logs are appended under RUN_DIR/logs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--port", type=int, default=4566, help="moto server port (0: any free)")
-    parser.add_argument("--adserver-port", type=int, default=8080, help="0: any free port")
-    parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS)
+    parser.add_argument(
+        "--adserver-port", type=int, default=8080, help="ad server port (0: any free)"
+    )
+    parser.add_argument(
+        "--outputs", type=Path, default=DEFAULT_OUTPUTS, help="where the stack's outputs go"
+    )
     parser.add_argument(
         "--run-dir", type=Path, default=LOCAL_DIR, help="where logs/ and run/ state go"
     )
@@ -593,13 +630,15 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="template parameter override, e.g. DeleteFramesAfterProcessing=false",
+        help="template parameter override, repeatable, checked against template.yaml's"
+        " Parameters, e.g. DeleteFramesAfterProcessing=false (Stage is local unless given)",
     )
     args = parser.parse_args(argv)
-    parameters = {"Stage": "local"}
-    for item in args.parameter:
-        name, _, value = item.partition("=")
-        parameters[name] = value
+    try:
+        parameters = template_parameters(args.parameter, load_template().get("Parameters", {}))
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 2
     options = StackOptions(
         moto_port=args.port,
         adserver_port=args.adserver_port,

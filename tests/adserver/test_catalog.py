@@ -183,6 +183,13 @@ def test_check_command_reports_problems(tmp_path: Any, capsys: pytest.CaptureFix
     assert main(["check", str(SEED_CATALOG_PATH)]) == 0
 
 
+def test_check_command_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    assert "check" in capsys.readouterr().out
+
+
 def test_s3_source_serves_the_fallback_until_a_document_is_uploaded(
     s3: Any, bucket_name: str
 ) -> None:

@@ -18,7 +18,6 @@ from lambdas.inference.cameras import CameraRegistry
 from lambdas.inference.events import FrameRef
 from lambdas.inference.settings import InferenceSettings
 from lambdas.observations import (
-    Observation,
     ObservationWriter,
     ok_observation,
     rejected_observation,
@@ -71,6 +70,18 @@ class _FrameGone(Exception):
     """The object is no longer in the bucket (already processed and deleted, or expired)."""
 
 
+@dataclass(frozen=True)
+class FetchedFrame:
+    """A frame past its checks, waiting for the model: ``rgb`` to look at, or ``rejection``,
+    the reason it will be recorded without being looked at."""
+
+    ref: FrameRef
+    frame: FrameKey
+    rgb: Any = None
+    min_face_px: float | None = None
+    rejection: str | None = None
+
+
 def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
     """Turn one uploaded frame into exactly one observation, then delete the frame.
 
@@ -79,7 +90,23 @@ def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
     Safe to repeat: S3, SNS and SQS all deliver at least once, so a frame that already has an
     observation is not looked at again (it is only deleted, in case an earlier attempt stopped
     between writing and deleting). Transient AWS errors propagate so the job is retried.
+
+    The steps are ``fetch_frame`` -> predict -> ``record_frame``; the GPU worker runs the same
+    two ends around one prediction for many frames.
     """
+    fetched = fetch_frame(ref, deps)
+    if isinstance(fetched, FrameOutcome):
+        return fetched
+    faces: Sequence[DetectedFace] = ()
+    if fetched.rgb is not None:
+        faces = deps.predictor.predict(fetched.rgb, min_face_px=fetched.min_face_px)
+    return record_frame(fetched, faces, deps)
+
+
+def fetch_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome | FetchedFrame:
+    """Everything before the model: the key, the idempotency check, the camera, the download
+    and the bounded decode. A FrameOutcome when the frame is done with (it can have no
+    observation, or already has one; deleted either way), else the frame to predict on."""
     try:
         frame = FrameKey.parse(ref.key)
     except InvalidFrameKey as exc:
@@ -93,16 +120,30 @@ def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
         return _already_observed(ref, observed_key, deps, "already observed")
 
     try:
-        observation = _observe(ref, frame, deps)
+        return _fetch(ref, frame, deps)
     except _FrameGone:
         observed_key = deps.observations.observed_frame_key(frame)
         if observed_key is not None:
             return _already_observed(ref, observed_key, deps, "observed concurrently")
+        return FetchedFrame(ref, frame, rejection="frame no longer in the bucket")
+
+
+def record_frame(
+    fetched: FetchedFrame, faces: Sequence[DetectedFace], deps: FrameDependencies
+) -> FrameOutcome:
+    """Write the frame's one observation (its faces, or its rejection), then delete it."""
+    ref, frame = fetched.ref, fetched.frame
+    model_version = deps.predictor.model_version
+    if fetched.rejection is not None:
         observation = rejected_observation(
+            frame, fetched.rejection, processed_at_ms=deps.clock_ms(), model_version=model_version
+        )
+    else:
+        observation = ok_observation(
             frame,
-            "frame no longer in the bucket",
+            (face.to_dict() for face in faces),
             processed_at_ms=deps.clock_ms(),
-            model_version=deps.predictor.model_version,
+            model_version=model_version,
         )
     if not deps.observations.put(observation):
         # Another delivery (or another object with the same camera and time) won the race.
@@ -132,30 +173,19 @@ def _already_observed(
     )
 
 
-def _observe(ref: FrameRef, frame: FrameKey, deps: FrameDependencies) -> Observation:
-    model_version = deps.predictor.model_version
+def _fetch(ref: FrameRef, frame: FrameKey, deps: FrameDependencies) -> FetchedFrame:
     started_s = deps.timer()
     unregistered = None if deps.cameras is None else deps.cameras.unregistered_reason(frame)
     if unregistered is not None:
-        return rejected_observation(
-            frame, unregistered, processed_at_ms=deps.clock_ms(), model_version=model_version
-        )
+        return FetchedFrame(ref, frame, rejection=unregistered)
     try:
         data = _download(ref, deps)
         rgb = decode_image(data, max_pixels=deps.settings.max_pixels)
         _check_budget(deps.timer() - started_s, deps.settings.frame_budget_s)
     except ImageRejected as exc:
-        return rejected_observation(
-            frame, exc.reason, processed_at_ms=deps.clock_ms(), model_version=model_version
-        )
+        return FetchedFrame(ref, frame, rejection=exc.reason)
     min_face_px = None if deps.cameras is None else deps.cameras.min_face_px(frame)
-    faces = deps.predictor.predict(rgb, min_face_px=min_face_px)
-    return ok_observation(
-        frame,
-        (face.to_dict() for face in faces),
-        processed_at_ms=deps.clock_ms(),
-        model_version=model_version,
-    )
+    return FetchedFrame(ref, frame, rgb=rgb, min_face_px=min_face_px)
 
 
 def _check_budget(elapsed_s: float, budget_s: float) -> None:

@@ -99,14 +99,15 @@ def provision(
     resources_spec: dict[str, Any] = template["Resources"]
     for logical_id in _creation_order(resources_spec):
         spec = resources_spec[logical_id]
-        if "Condition" in spec:
-            raise ProvisioningError(f"{logical_id}: conditional resources are not supported")
+        if "Condition" in spec and not resolver.condition(spec["Condition"]):
+            continue  # as CloudFormation: a resource whose condition is false is not created
         properties = resolver.resolve(spec.get("Properties", {}))
         resource = builder.create(logical_id, spec["Type"], properties)
         resolver.resources[logical_id] = resource
     outputs = {
         name: str(resolver.resolve(output["Value"]))
         for name, output in template.get("Outputs", {}).items()
+        if "Condition" not in output or resolver.condition(output["Condition"])
     }
     return ProvisionedStack(
         stack_name=stack_name,
@@ -213,6 +214,28 @@ class _Resolver:
         unknown = set(parameters) - set(template.get("Parameters", {}))
         if unknown:
             raise ProvisioningError(f"unknown parameters: {', '.join(sorted(unknown))}")
+        self._conditions: Mapping[str, Any] = template.get("Conditions", {})
+
+    def condition(self, name: str) -> bool:
+        """The value of one of the template's Conditions (Fn::Equals/Not/And/Or/Condition)."""
+        if name not in self._conditions:
+            raise ProvisioningError(f"unknown condition {name}")
+        return self._evaluate(self._conditions[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return self.condition(argument)
+        if function == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if function == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        raise ProvisioningError(f"condition function {function} is not supported locally")
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -231,6 +254,9 @@ class _Resolver:
             if function == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))
+            if function == "Fn::If":
+                name, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(name) else when_false)
             if function == "Fn::Select":
                 index, items = argument
                 return self.resolve(items)[int(self.resolve(index))]
@@ -625,6 +651,9 @@ class _Builder:
                 f"{props['FunctionName']} is not run locally: its trigger, a DynamoDB stream,"
                 " is not polled by the local stack"
             )
+            return Resource(logical_id, "AWS::Lambda::EventSourceMapping", logical_id)
+        if not _is_true(props.get("Enabled", True)):
+            self.notes.append(f"{logical_id} is disabled: nothing polls its queue for the function")
             return Resource(logical_id, "AWS::Lambda::EventSourceMapping", logical_id)
         queue_url = self._queues_by_arn.get(source_arn)
         if queue_url is None:

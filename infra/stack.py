@@ -43,6 +43,7 @@ from infra.seed import SEED_DISPLAYS, SeedTokens, seed_registry
 from infra.template import REPO_ROOT, load_template, translate
 
 LOCAL_DIR = REPO_ROOT / ".local"
+INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
 READY_TIMEOUT_S = 180.0
 SUPERVISE_EVERY_S = 0.5
 # A stopped (SIGSTOP) function process is replaced after this long; Lambda never pauses one.
@@ -71,6 +72,8 @@ class StackOptions:
     workers: int = 2
     parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "local"})
     run_dir: Path = LOCAL_DIR
+    # python -m infra.gpu_worker drains the jobs queue instead of the inference Lambda's pollers.
+    gpu_worker: bool = False
 
 
 @dataclass
@@ -152,6 +155,9 @@ class LocalStack:
 
         for source in stack.event_sources:
             function = stack.functions[source.function]
+            if options.gpu_worker and function.handler == INFERENCE_HANDLER:
+                self._start_gpu_worker(function, source)
+                continue
             for index in range(options.workers):
                 self._start_worker(f"worker-{index}", function, source)
         adserver_urls = [
@@ -331,6 +337,24 @@ class LocalStack:
         heartbeat_timeout_s = max(MIN_HEARTBEAT_TIMEOUT_S, 4.0 * function.timeout_s)
         self._spawn(name, command, self._function_environment(function), heartbeat_timeout_s)
 
+    def _start_gpu_worker(self, function: LocalFunction, source: LocalEventSource) -> None:
+        """The GPU worker on the function's queue and environment; its receivers stand in
+        for the pollers, and its short polls keep a stop quick."""
+        command = [
+            "-m",
+            "infra.gpu_worker",
+            "--queue-url",
+            self._local_queue_url(source.queue_url),
+            "--receivers",
+            str(self.options.workers),
+            "--poll-wait-s",
+            "1",
+        ]
+        heartbeat_timeout_s = max(MIN_HEARTBEAT_TIMEOUT_S, 4.0 * function.timeout_s)
+        self._spawn(
+            "gpu-worker", command, self._function_environment(function), heartbeat_timeout_s
+        )
+
     def _start_http_function(self, function: LocalFunction, port: int) -> str:
         port = _free_port(port)
         command = [
@@ -455,7 +479,7 @@ class LocalStack:
 
 
 def start_in_background(
-    run_dir: Path, timeout_s: float = READY_TIMEOUT_S
+    run_dir: Path, timeout_s: float = READY_TIMEOUT_S, extra_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], StackOutputs]:
     """``python -m infra.stack`` on free ports with its outputs and logs under ``run_dir``;
     returns once it is ready. Stop it with ``stop_background``."""
@@ -467,7 +491,7 @@ def start_in_background(
     places = ["--outputs", str(outputs_path), "--run-dir", str(run_dir)]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.stack", *ports, *places],
+            [sys.executable, "-m", "infra.stack", *ports, *places, *extra_args],
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -633,6 +657,12 @@ def main(argv: list[str] | None = None) -> int:
         help="template parameter override, repeatable, checked against template.yaml's"
         " Parameters, e.g. DeleteFramesAfterProcessing=false (Stage is local unless given)",
     )
+    parser.add_argument(
+        "--gpu-worker",
+        action="store_true",
+        help="drain the jobs queue with python -m infra.gpu_worker (batched, --workers"
+        " receivers) instead of the inference Lambda's pollers",
+    )
     args = parser.parse_args(argv)
     try:
         parameters = template_parameters(args.parameter, load_template().get("Parameters", {}))
@@ -646,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=max(1, args.workers),
         parameters=parameters,
         run_dir=args.run_dir,
+        gpu_worker=args.gpu_worker,
     )
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)  # stop children in order, as on Ctrl-C

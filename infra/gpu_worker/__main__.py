@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, help="written once warm; touched per poll")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gpu-worker %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # a line per client otherwise
     if not args.queue_url:
         print("gpu_worker: no queue: pass --queue-url or set JOBS_QUEUE_URL", file=sys.stderr)
         return 2

@@ -70,8 +70,13 @@ class KerasAgeGender(AgeGenderModel):
         """Ages in years and probabilities of female for a batch of uint8 crops."""
         if len(crops) == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
-        result = self._network.predict_on_batch(crops.astype(np.float32))
-        return np.asarray(result["age"])[:, 0], np.asarray(result["gender"])[:, 0]
+        import keras
+
+        # A direct call, not predict_on_batch: TensorFlow's compiled predict function was seen
+        # to crash (SIGSEGV) beside LiteRT interpreters in one process; the eager call does not.
+        result = self._network(crops.astype(np.float32), training=False)
+        age, gender = (keras.ops.convert_to_numpy(result[k]) for k in ("age", "gender"))
+        return age[:, 0], gender[:, 0]
 
 
 class BatchedPredictor:

@@ -28,11 +28,13 @@ CAMERA = "frames/demo-store/demo-cam-1"
 
 @pytest.fixture(scope="module")
 def frames(sample_photos):
-    """Three camera frames: two faces, one face, two smaller faces in the other order."""
+    """Four camera frames: two faces, one face, two smaller faces in the other order, and
+    far faces (the scan's proposals confirmed by zoomed looks)."""
     return [
         compose_frame(sample_photos),
         compose_frame(sample_photos[:1]),
         compose_frame(sample_photos[::-1], face_height=200),
+        compose_frame(sample_photos, face_height=60),
     ]
 
 
@@ -62,17 +64,19 @@ def test_batched_litert_faces_match_the_serving_predictor(frames, batched):
         assert_same_faces(ours, theirs)
 
 
-def test_batched_keras_faces_match_the_serving_predictor(frames):
+def test_the_all_keras_predictor_matches_the_serving_predictor(frames):
     pytest.importorskip("keras")
     from model.predictor import load_predictor
 
-    # GIVEN the trained .keras network on Keras' backend (TensorFlow on this CPU)
-    keras_batched = load_batch_predictor("keras")
-    # WHEN it takes the three frames in one batch
-    got = keras_batched.predict_batch(frames, [None] * len(frames))
+    # GIVEN the GPU image's configuration: BlazeFace and the trained .keras age/gender network
+    # both on Keras (TensorFlow's CPU kernels here, PyTorch with CUDA in the image)
+    keras_batched = load_batch_predictor(age_gender="keras", detector="keras")
+    # WHEN it takes the frames in one batch, one of them at the near profile
+    profiles = [None, None, 64.0, None]
+    got = keras_batched.predict_batch(frames, profiles)
     # THEN it agrees with the LiteRT serving predictor frame by frame
-    for frame, ours in zip(frames, got, strict=True):
-        assert_same_faces(ours, load_predictor().predict(frame))
+    for frame, profile, ours in zip(frames, profiles, got, strict=True):
+        assert_same_faces(ours, load_predictor().predict(frame, min_face_px=profile))
 
 
 # ---------------------------------------------------------------------------- on moto

@@ -97,7 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         " (torch on a GPU machine)",
     )
     parser.add_argument(
-        "--detector-threads", type=int, default=1, help="frames searched for faces at once"
+        "--detector",
+        choices=["litert", "keras"],
+        default=os.environ.get("DETECTOR_RUNTIME", "litert"),
+        help="the face finder's runtime: litert runs model.detect per frame on the CPU; keras"
+        " runs BlazeFace built from the same .tflite weights, batched across frames, on"
+        " KERAS_BACKEND",
+    )
+    parser.add_argument(
+        "--detector-threads",
+        type=int,
+        default=1,
+        help="frames searched for faces at once (litert detector)",
     )
     parser.add_argument("--ready-file", type=Path, help="written once warm; touched per poll")
     args = parser.parse_args(argv)
@@ -129,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         exit_with_parent()  # under the local stack: never outlive it (and its moto)
 
     started = time.monotonic()
-    predictor = load_batch_predictor(args.age_gender, detector_threads=args.detector_threads)
+    predictor = load_batch_predictor(
+        age_gender=args.age_gender, detector=args.detector, detector_threads=args.detector_threads
+    )
     sqs = boto3.client("sqs")
     dead_letters = (
         None
@@ -140,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         sqs, config, predictor, frame_dependencies(settings, predictor), dead_letters
     )
     log.info(
-        "warm in %.1f s (age/gender on %s); polling %s",
+        "warm in %.1f s (faces found on %s, age/gender on %s); polling %s",
         time.monotonic() - started,
+        args.detector,
         args.age_gender,
         config.queue_url,
     )

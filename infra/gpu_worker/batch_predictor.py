@@ -1,11 +1,13 @@
 """Many frames in, their faces out: the predictor of ``model.predictor`` with the age/gender
 network called once for every face of a batch of frames.
 
-What runs where (be precise, this is the worker's runtime today):
+What runs where:
 
-- The face finder (BlazeFace, ``model.detect``) runs on LiteRT, on the CPU, one frame per
-  call; with ``detector_threads`` > 1 several frames are searched at once, each thread with
-  its own interpreters (a LiteRT interpreter is not thread-safe).
+- The face finder (BlazeFace) runs either as ``model.detect.FaceFinder`` on LiteRT, on the
+  CPU, one frame per call (``litert``; with ``detector_threads`` > 1 several frames at once,
+  each thread with its own interpreters, which are not thread-safe), or as
+  ``batched_finder.BatchedFaceFinder`` on the Keras definition of BlazeFace (``keras``):
+  one full-range call per input shape and one short-range call for all frames and looks.
 - The age/gender network sees every aligned face of the batch in one call, either through
   the shipped ``.tflite`` (``litert``, its batch dimension resized per call) or through the
   trained ``.keras`` model (``keras``): Keras 3 runs it on whatever backend ``KERAS_BACKEND``
@@ -22,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -38,7 +40,10 @@ from model.detect import (
 )
 from model.predictor import ARTIFACTS, DEFAULT_MODEL, AgeGenderModel, Face, Predictor
 
-AgeGenderRuntime = Literal["litert", "keras"]
+if TYPE_CHECKING:
+    from infra.gpu_worker.batched_finder import BatchedFaceFinder
+
+Runtime = Literal["litert", "keras"]
 KERAS_MODEL = ARTIFACTS / "age_gender.keras"
 
 
@@ -82,8 +87,15 @@ class KerasAgeGender(AgeGenderModel):
 class BatchedPredictor:
     """``Predictor`` over many frames: faces found per frame, age and gender in one batch."""
 
-    def __init__(self, predictor: Predictor, detector_threads: int = 1) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        detector_threads: int = 1,
+        batched_finder: BatchedFaceFinder | None = None,
+    ) -> None:
+        """``batched_finder`` (Keras BlazeFace) replaces the predictor's LiteRT finder."""
         self._predictor = predictor
+        self._batched_finder = batched_finder
         self.model_version = predictor.model_version
         self._detector_threads = max(1, detector_threads)
         self._finders = threading.local()
@@ -103,7 +115,9 @@ class BatchedPredictor:
         """The faces of each frame, in the frames' order, best detection score first."""
         if len(frames) != len(min_face_px):
             raise ValueError(f"{len(frames)} frames but {len(min_face_px)} min_face_px values")
-        if self._pool is None:
+        if self._batched_finder is not None:
+            found = self._batched_finder.find_batch(frames, min_face_px)
+        elif self._pool is None:
             found = [self._find(rgb, px) for rgb, px in zip(frames, min_face_px, strict=True)]
         else:
             found = list(self._pool.map(self._find, frames, min_face_px))
@@ -165,12 +179,13 @@ def _faces(
 
 
 def load_batch_predictor(
-    age_gender: AgeGenderRuntime = "litert",
+    age_gender: Runtime = "litert",
+    detector: Runtime = "litert",
     detector_threads: int = 1,
     model_path: Path = DEFAULT_MODEL,
 ) -> BatchedPredictor:
-    """The worker's predictor: ``model.predictor.load_predictor``'s finder, card and
-    calibration, with the age/gender network on the chosen runtime."""
+    """The worker's predictor: ``model.predictor.load_predictor``'s card and calibration,
+    with the face finder and the age/gender network each on the chosen runtime."""
     from model.predictor import load_predictor
 
     serving = load_predictor(model_path)
@@ -182,4 +197,9 @@ def load_batch_predictor(
             test_time_flip=serving.test_time_flip,
             gender_temperatures=serving.gender_temperatures,
         )
-    return BatchedPredictor(serving, detector_threads=detector_threads)
+    batched_finder = None
+    if detector == "keras":
+        from infra.gpu_worker.batched_finder import BatchedFaceFinder
+
+        batched_finder = BatchedFaceFinder(serving.finder.min_face_px)
+    return BatchedPredictor(serving, detector_threads, batched_finder)

@@ -1,0 +1,307 @@
+"""``model.detect.FaceFinder`` over many frames, each network call batched across them.
+
+FaceFinder looks at one frame at a time: a full-range scan, the short-range model on the whole
+frame, then two zoomed looks per proposal, stopping early when the outcome is settled. Here the
+same steps run for a batch of frames in three kinds of call on the Keras BlazeFace
+(``keras_blazeface``): one full-range call per input shape (cameras of one size share it),
+and one short-range call for every whole frame and every look of every proposal. Every look is
+taken, where FaceFinder skips those that cannot change its decision; the decision itself is
+FaceFinder's, step for step, so the faces are the same (``tests/test_gpu_worker.py``).
+
+Pre- and post-processing repeat ``FaceDetector.detect`` and ``FullRangeScan.detect``, which
+bundle them with their LiteRT calls; the parity test holds the copies to the originals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from model.detect import (
+    ACCEPT_SCORE,
+    CONFIRM_LOOK_SCORE,
+    CONFIRM_ZOOMS,
+    DEFAULT_MIN_FACE_PX,
+    FULL_RANGE,
+    FULL_RANGE_ALIGN,
+    FULL_RANGE_STRIDE,
+    MAX_PROPOSALS,
+    PROPOSAL_SCORE,
+    SCAN_WEIGHT,
+    SHORT_RANGE,
+    SIZE_RATIO,
+    SURE_FACE_PX,
+    SURE_SCORE,
+    Detection,
+    _anchors,
+    _scaled,
+    _shifted,
+    _weighted_nms,
+    _window,
+    box_iou,
+    detector_scale,
+)
+
+# Short-range inputs per call: bounds memory (each is 128 x 128 x 3 floats, 196 KB).
+SHORT_RANGE_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class _Letterboxed:
+    """An image letterboxed into the short-range model's square, and how to map back."""
+
+    square: np.ndarray  # (size, size, 3) float32 in [-1, 1]
+    pad_x: int
+    pad_y: int
+    scale: float
+
+
+class BatchedFaceFinder:
+    """FaceFinder's faces for many frames, on Keras models of BlazeFace."""
+
+    def __init__(self, min_face_px: float = DEFAULT_MIN_FACE_PX) -> None:
+        from infra.gpu_worker.keras_blazeface import load_blazeface
+
+        self.min_face_px = min_face_px
+        self._short_range = load_blazeface(SHORT_RANGE)
+        self._full_range = load_blazeface(FULL_RANGE)
+        self._short_anchors = _anchors(SHORT_RANGE)
+
+    def find_batch(
+        self,
+        frames: Sequence[np.ndarray],
+        min_face_px: Sequence[float | None],
+        iou_threshold: float = 0.3,
+    ) -> list[list[Detection]]:
+        """All faces in each RGB frame, best score first, as ``FaceFinder.find`` gives them."""
+        scales = [
+            detector_scale(rgb.shape[1], rgb.shape[0], px or self.min_face_px)
+            for rgb, px in zip(frames, min_face_px, strict=True)
+        ]
+        proposals = self._scan(frames, scales)
+
+        # Every image the short-range model looks at: each whole frame, then each look.
+        images: list[np.ndarray] = list(frames)
+        looks: list[tuple[int, int, float, int, int]] = []  # frame, proposal, zoom, left, top
+        for index, rgb in enumerate(frames):
+            for number, proposal in enumerate(proposals[index]):
+                if _is_sure(proposal):
+                    continue
+                for zoom in CONFIRM_ZOOMS:
+                    window, left, top = _window(rgb, proposal.box, zoom)
+                    images.append(window)
+                    looks.append((index, number, zoom, left, top))
+        found = self._short_range_detect(
+            images, [SHORT_RANGE.min_score] * len(frames) + [CONFIRM_LOOK_SCORE] * len(looks)
+        )
+        looked: dict[tuple[int, int, float], Detection | None] = {}
+        for (index, number, zoom, left, top), faces, image in zip(
+            looks, found[len(frames) :], images[len(frames) :], strict=True
+        ):
+            looked[index, number, zoom] = _centred_best(faces, image.shape[0], left, top)
+
+        results = []
+        for index in range(len(frames)):
+            candidates = list(found[index])
+            for number, proposal in enumerate(proposals[index]):
+                if _is_sure(proposal):
+                    candidates.append(proposal)
+                    continue
+                confirmed = _confirm(
+                    proposal, [looked[index, number, zoom] for zoom in CONFIRM_ZOOMS]
+                )
+                if confirmed is not None:
+                    candidates.append(confirmed)
+            kept: list[Detection] = []
+            for candidate in sorted(candidates, key=lambda d: -d.score):
+                if all(box_iou(candidate.box, k.box) <= iou_threshold for k in kept):
+                    kept.append(candidate)
+            results.append(kept)
+        return results
+
+    # ------------------------------------------------------------------ full range
+    def _scan(self, frames: Sequence[np.ndarray], scales: list[float]) -> list[list[Detection]]:
+        """Each frame's proposals (at most MAX_PROPOSALS), in frame pixels; one call per
+        padded input shape."""
+        scaled = []
+        for rgb, scale in zip(frames, scales, strict=True):
+            height, width = rgb.shape[:2]
+            if scale < 1.0:
+                size = (max(1, round(width * scale)), max(1, round(height * scale)))
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            scaled.append(rgb)
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(scaled):
+            by_shape.setdefault(_padded_shape(image), []).append(index)
+        proposals: list[list[Detection]] = [[] for _ in frames]
+        for (padded_h, padded_w), indices in by_shape.items():
+            batch = np.zeros((len(indices), padded_h, padded_w, 3), np.float32)
+            for row, index in enumerate(indices):
+                height, width = scaled[index].shape[:2]
+                # As FullRangeScan, in its order of float32 steps: the padding stays 0, the
+                # image goes to [-1, 1].
+                batch[row, :height, :width] = scaled[index]
+                batch[row, :height, :width] *= 1 / 127.5
+                batch[row, :height, :width] -= 1.0
+            boxes, logits = _run(self._full_range, batch)
+            rows, columns = padded_h // FULL_RANGE_STRIDE, padded_w // FULL_RANGE_STRIDE
+            ys, xs = np.mgrid[0:rows, 0:columns]
+            anchors = ((np.stack([xs, ys], -1).reshape(-1, 2) + 0.5) * FULL_RANGE_STRIDE).astype(
+                np.float32
+            )
+            for row, index in enumerate(indices):
+                found = _decode_full_range(boxes[row], logits[row, :, 0], anchors)
+                proposals[index] = [_scaled(d, 1 / scales[index]) for d in found][:MAX_PROPOSALS]
+        return proposals
+
+    # ------------------------------------------------------------------ short range
+    def _short_range_detect(
+        self, images: Sequence[np.ndarray], min_scores: Sequence[float]
+    ) -> list[list[Detection]]:
+        """``FaceDetector.detect`` (short range) on each image, batched."""
+        results: list[list[Detection]] = []
+        for start in range(0, len(images), SHORT_RANGE_CHUNK):
+            chunk = [_letterbox(i) for i in images[start : start + SHORT_RANGE_CHUNK]]
+            boxes, logits = _run(self._short_range, np.stack([c.square for c in chunk]))
+            for row, boxed in enumerate(chunk):
+                results.append(
+                    _decode_short_range(
+                        boxes[row],
+                        logits[row, :, 0],
+                        self._short_anchors,
+                        boxed,
+                        min_scores[start + row],
+                    )
+                )
+        return results
+
+
+def _run(model: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes, logits) of a BlazeFace model; a direct call, as keras_blazeface explains."""
+    import keras
+
+    outputs = [keras.ops.convert_to_numpy(o) for o in model(batch, training=False)]
+    boxes, logits = sorted(outputs, key=lambda a: -a.shape[-1])
+    return boxes, logits
+
+
+def _padded_shape(image: np.ndarray) -> tuple[int, int]:
+    height, width = image.shape[:2]
+    return (
+        -(-height // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
+        -(-width // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
+    )
+
+
+def _decode_full_range(
+    raw_boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, iou_threshold: float = 0.3
+) -> list[Detection]:
+    # As FullRangeScan.detect, at PROPOSAL_SCORE.
+    keep = logits >= np.log(PROPOSAL_SCORE / (1 - PROPOSAL_SCORE))
+    if not keep.any():
+        return []
+    raw = raw_boxes[keep]
+    scores = 1.0 / (1.0 + np.exp(-logits[keep]))
+    centres = anchors[keep]
+    boxes = np.concatenate([raw[:, :2] + centres, raw[:, 2:4]], axis=1)
+    points = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
+    return [
+        Detection(
+            box=(
+                float(box[0] - box[2] / 2),
+                float(box[1] - box[3] / 2),
+                float(box[2]),
+                float(box[3]),
+            ),
+            score=score,
+            keypoints=kps.astype(np.float32),
+        )
+        for box, score, kps in _weighted_nms(boxes, scores, points, iou_threshold)
+    ]
+
+
+def _letterbox(rgb: np.ndarray) -> _Letterboxed:
+    # As FaceDetector.detect: shrink into the square, pad black (-1 after scaling).
+    size = SHORT_RANGE.input_size
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    resized = cv2.resize(
+        rgb,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
+    pad_y, pad_x = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
+    square = np.zeros((size, size, 3), np.float32)
+    square[pad_y : pad_y + resized.shape[0], pad_x : pad_x + resized.shape[1]] = resized
+    return _Letterboxed(square / 127.5 - 1.0, pad_x, pad_y, scale)
+
+
+def _decode_short_range(
+    raw_boxes: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    boxed: _Letterboxed,
+    min_score: float,
+    iou_threshold: float = 0.3,
+) -> list[Detection]:
+    # As FaceDetector.detect after its interpreter call.
+    size = SHORT_RANGE.input_size
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
+    keep = scores >= min_score
+    if not keep.any():
+        return []
+    raw, kept_anchors = raw_boxes[keep] / size, anchors[keep]
+    boxes = np.concatenate([raw[:, :2] + kept_anchors, raw[:, 2:4]], axis=1)
+    points = raw[:, 4:16].reshape(-1, 6, 2) + kept_anchors[:, None, :]
+    offset = np.array([boxed.pad_x, boxed.pad_y], np.float32) / size
+    to_pixels = size / boxed.scale
+    detections = []
+    for box, score, kps in _weighted_nms(boxes, scores[keep], points, iou_threshold):
+        cx, cy = (box[:2] - offset) * to_pixels
+        w, h = box[2:] * to_pixels
+        detections.append(
+            Detection(
+                box=(float(cx - w / 2), float(cy - h / 2), float(w), float(h)),
+                score=score,
+                keypoints=((kps - offset) * to_pixels).astype(np.float32),
+            )
+        )
+    return detections
+
+
+def _is_sure(proposal: Detection) -> bool:
+    return proposal.box[2] >= SURE_FACE_PX and proposal.score >= SURE_SCORE
+
+
+def _centred_best(faces: list[Detection], side: int, left: int, top: int) -> Detection | None:
+    # As FaceFinder._look: the best face centred in the window, in frame pixels.
+    best = None
+    for face in faces:
+        x, y, w, h = face.box
+        centred = abs(x + w / 2 - side / 2) < side / 4 and abs(y + h / 2 - side / 2) < side / 4
+        if centred and (best is None or face.score > best.score):
+            best = face
+    return None if best is None else _shifted(best, left, top)
+
+
+def _confirm(proposal: Detection, looks: list[Detection | None]) -> Detection | None:
+    """FaceFinder._confirm's decision, given both looks already taken."""
+    looks_weight = (1 - SCAN_WEIGHT) / len(CONFIRM_ZOOMS)
+    score = SCAN_WEIGHT * proposal.score
+    face = None
+    for done, look in enumerate(looks):
+        if score + looks_weight * (len(CONFIRM_ZOOMS) - done) < ACCEPT_SCORE:
+            return None
+        if face is None:
+            low, high = SIZE_RATIO
+            if look is None or not low < look.box[2] / proposal.box[2] < high:
+                return None
+            face = look
+        score += looks_weight * (look.score if look is not None else 0.0)
+    if face is None or score < ACCEPT_SCORE:
+        return None
+    return Detection(face.box, score, face.keypoints)

@@ -52,6 +52,17 @@ class LocalEventSource:
 
 
 @dataclass(frozen=True)
+class LocalStreamSource:
+    """A DynamoDB stream -> Lambda event source mapping, for the local stream poller."""
+
+    logical_id: str
+    function: str  # logical id of the function
+    stream_arn: str
+    batch_size: int
+    starting_position: str  # LATEST or TRIM_HORIZON
+
+
+@dataclass(frozen=True)
 class Resource:
     logical_id: str
     type: str
@@ -71,6 +82,7 @@ class ProvisionedStack:
     event_sources: list[LocalEventSource]
     http_functions: list[str]  # logical ids of functions invoked by API Gateway
     notes: list[str]  # where the local stack differs from AWS, for the console
+    stream_sources: list[LocalStreamSource] = field(default_factory=list)
 
     def ref(self, logical_id: str) -> str:
         return self.resources[logical_id].ref
@@ -118,6 +130,7 @@ def provision(
         event_sources=builder.event_sources,
         http_functions=builder.http_functions,
         notes=builder.notes,
+        stream_sources=builder.stream_sources,
     )
 
 
@@ -312,6 +325,7 @@ class _Builder:
         self.region = region
         self.functions: dict[str, LocalFunction] = {}
         self.event_sources: list[LocalEventSource] = []
+        self.stream_sources: list[LocalStreamSource] = []
         self.http_functions: list[str] = []
         self.notes: list[str] = []
         self._queues_by_arn: dict[str, str] = {}
@@ -646,10 +660,14 @@ class _Builder:
     def _event_source(self, logical_id: str, props: dict[str, Any]) -> Resource:
         source_arn = str(props["EventSourceArn"])
         if source_arn in self._streams:
-            # Not polled by the local runtime yet: the table and its stream exist on moto.
-            self.notes.append(
-                f"{props['FunctionName']} is not run locally: its trigger, a DynamoDB stream,"
-                " is not polled by the local stack"
+            self.stream_sources.append(
+                LocalStreamSource(
+                    logical_id=logical_id,
+                    function=self._function_logical_id(str(props["FunctionName"])),
+                    stream_arn=source_arn,
+                    batch_size=int(props.get("BatchSize", 100)),
+                    starting_position=str(props.get("StartingPosition", "LATEST")),
+                )
             )
             return Resource(logical_id, "AWS::Lambda::EventSourceMapping", logical_id)
         if not _is_true(props.get("Enabled", True)):

@@ -35,6 +35,7 @@ from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 from infra.provision import (
     LocalEventSource,
     LocalFunction,
+    LocalStreamSource,
     ProvisionedStack,
     ProvisioningError,
     provision,
@@ -160,6 +161,8 @@ class LocalStack:
                 continue
             for index in range(options.workers):
                 self._start_worker(f"worker-{index}", function, source)
+        for stream_source in stack.stream_sources:
+            self._start_stream_poller(stack.functions[stream_source.function], stream_source)
         adserver_urls = [
             self._start_http_function(stack.functions[logical_id], options.adserver_port)
             for logical_id in stack.http_functions
@@ -315,25 +318,53 @@ class LocalStack:
     def _start_worker(self, name: str, function: LocalFunction, source: LocalEventSource) -> None:
         queue_url = self._local_queue_url(source.queue_url)
         command = [
-            "-m",
-            "infra.worker",
             "--queue-url",
             queue_url,
             "--queue-arn",
             source.queue_arn,
-            "--handler",
-            function.handler,
-            "--function-name",
-            function.name,
             "--batch-size",
             str(source.batch_size),
             "--batching-window-s",
             str(source.batching_window_s),
-            "--function-timeout-s",
-            str(function.timeout_s),
         ]
         if not source.report_batch_item_failures:
             command.append("--no-report-batch-item-failures")
+        self._spawn_poller(name, "infra.worker", command, function)
+
+    def _start_stream_poller(self, function: LocalFunction, source: LocalStreamSource) -> None:
+        """One poller per stream trigger, as ParallelizationFactor 1 reads each shard in order.
+
+        It starts at TRIM_HORIZON whatever the template says: the stream was created with this
+        stack, so its horizon is where a new mapping's LATEST would be, and a replaced poller
+        reads it again from there, the function skipping what it already handled (as it does
+        for Lambda's retries) instead of losing what arrived while it was down.
+        """
+        command = [
+            "--stream-arn",
+            source.stream_arn,
+            "--batch-size",
+            str(source.batch_size),
+            "--starting-position",
+            "TRIM_HORIZON",
+        ]
+        self._spawn_poller(f"stream-{source.function}", "infra.stream_poller", command, function)
+
+    def _spawn_poller(
+        self, name: str, module: str, arguments: list[str], function: LocalFunction
+    ) -> None:
+        """An event source poller (``module``) invoking ``function``'s handler, with the
+        function's environment and a heartbeat deadline of at least four of its timeouts."""
+        command = [
+            "-m",
+            module,
+            *arguments,
+            "--handler",
+            function.handler,
+            "--function-name",
+            function.name,
+            "--function-timeout-s",
+            str(function.timeout_s),
+        ]
         heartbeat_timeout_s = max(MIN_HEARTBEAT_TIMEOUT_S, 4.0 * function.timeout_s)
         self._spawn(name, command, self._function_environment(function), heartbeat_timeout_s)
 
@@ -470,6 +501,7 @@ class LocalStack:
             "jobs_queue_url": self._local_queue_url(stack.outputs["JobsQueueUrl"]),
             "dead_letter_queue_url": self._local_queue_url(stack.outputs["JobsDeadLetterQueueUrl"]),
             "observations_table": stack.outputs["ObservationsTableName"],
+            "tracks_table": stack.outputs["TracksTableName"],
             "registry_table": stack.outputs["RegistryTableName"],
             "catalog_bucket": stack.outputs["CatalogBucketName"],
             "logs_dir": str(self._logs_dir),

@@ -8,22 +8,32 @@ failed batch is delivered again, as Lambda retries it). One batch per shard at a
 with ``ParallelizationFactor: 1``.
 
     python -m infra.stream_poller --stream-arn ARN --handler lambdas.tracker.handler.lambda_handler
+
+The local stack (infra/stack.py) runs one per stream trigger of template.yaml, supervised
+like the SQS pollers: the handler runs in a ``FunctionContainer`` (killed past the
+function timeout), the ready file is touched once per poll as a heartbeat, and a moto
+hiccup backs off instead of ending the poller.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import random
+import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 
-from infra.local_lambda import Handler, LocalLambdaContext, import_handler
+from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent
+from infra.worker import FunctionContainer, backoff_delay_s
 
 log = logging.getLogger("infra.stream_poller")
 
@@ -84,11 +94,35 @@ class StreamSource:
             self._iterators[shard_id] = response.get("NextShardIterator")
         return handed
 
-    def run(self, stop: threading.Event, interval_s: float = POLL_INTERVAL_S) -> None:
-        """Poll until ``stop`` is set."""
-        self.start()
+    def run(
+        self,
+        stop: threading.Event,
+        interval_s: float = POLL_INTERVAL_S,
+        heartbeat: Path | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        """Poll until ``stop`` is set; touch ``heartbeat`` once per poll so the local stack
+        can tell a hung poller from an idle one. Failing to reach the stream backs off."""
+        failures = 0
         while not stop.is_set():
-            if not self.poll_once():
+            if heartbeat is not None:
+                heartbeat.touch()
+            try:
+                handed = self.poll_once()
+            except Exception as exc:  # moto restarting or busy must not end the poller
+                failures += 1
+                delay_s = backoff_delay_s(failures, jitter())
+                log.warning(
+                    "polling the stream failed (%s: %s); attempt %d, retrying in %.1f s",
+                    type(exc).__name__,
+                    str(exc)[:200],
+                    failures,
+                    delay_s,
+                )
+                stop.wait(delay_s)
+                continue
+            failures = 0
+            if not handed:
                 stop.wait(interval_s)
 
     def _shard_ids(self) -> list[str]:
@@ -123,22 +157,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", required=True, help="module.function")
     parser.add_argument("--function-name", default="tracker")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--starting-position", choices=("LATEST", "TRIM_HORIZON"), default="LATEST")
+    parser.add_argument("--function-timeout-s", type=float, default=30.0)
     parser.add_argument("--endpoint-url", default=None, help="moto server, for the local stack")
+    parser.add_argument("--ready-file", type=Path, help="written once the handler is warm")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s stream %(message)s")
+    exit_with_parent()
+    container = FunctionContainer(args.handler, args.function_name, args.function_timeout_s)
     try:
-        handler = import_handler(args.handler)
-    except (ImportError, ValueError) as exc:
+        container.start()  # the cold start, before the poller says it is ready
+    except Exception as exc:  # it failed to import, or its init ran out of time
         print(f"cannot load handler {args.handler}: {exc}", file=sys.stderr)
         return 2
     streams = boto3.client("dynamodbstreams", endpoint_url=args.endpoint_url)
-    config = StreamSourceConfig(args.stream_arn, args.function_name, args.batch_size)
-    source = StreamSource(streams, handler, config, region=streams.meta.region_name)
+    config = StreamSourceConfig(
+        args.stream_arn,
+        args.function_name,
+        args.batch_size,
+        starting_position=args.starting_position,
+        timeout_s=int(args.function_timeout_s),
+    )
+    source = StreamSource(streams, container, config, region=streams.meta.region_name)
     stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if args.ready_file is not None:
+        args.ready_file.write_text(json.dumps({"stream_arn": args.stream_arn}))
+    log.info("polling %s for %s", args.stream_arn, args.handler)
     try:
-        source.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
+        source.run(stop, heartbeat=args.ready_file)
+    finally:
+        container.close()
     return 0
 
 

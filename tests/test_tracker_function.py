@@ -241,16 +241,23 @@ def test_the_tracker_reads_only_the_stream_and_writes_only_tracks(resources):
     assert str({"Fn::GetAtt": ["ObservationsTable", "Arn"]}) not in targets
 
 
-def test_the_local_stack_builds_the_stream_and_says_the_tracker_does_not_run_locally(aws):
+def test_the_local_stack_builds_the_stream_and_hands_its_trigger_to_the_stream_poller(aws):
+    # GIVEN the template provisioned on moto
     stack = provision(
         translate(load_template(), {"Stage": "local"}),
         boto3.session.Session(region_name=REGION),
         stack_name=f"tracks-{uuid.uuid4().hex[:6]}",
         parameters={"Stage": "local"},
     )
+    # THEN the observations table has its stream
     observations = boto3.client("dynamodb", region_name=REGION).describe_table(
         TableName=stack.outputs["ObservationsTableName"]
     )["Table"]
     assert observations["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
+    # AND the tracker's trigger is a stream source for the local runtime, not an SQS poller
     assert "TrackerFunction" not in {source.function for source in stack.event_sources}
-    assert any("DynamoDB stream" in note for note in stack.notes)
+    [stream] = stack.stream_sources
+    assert stream.function == "TrackerFunction"
+    assert stream.stream_arn == observations["LatestStreamArn"]
+    assert (stream.batch_size, stream.starting_position) == (100, "LATEST")
+    assert not any("DynamoDB stream" in note for note in stack.notes)

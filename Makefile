@@ -94,16 +94,24 @@ bench-attention: $(STAMP)
 bench-predict: $(STAMP)
 	$(PY) -m model.bench_predict
 
+# The Zip functions' dependencies as Lambda's Linux wheels whatever the host builds them (a
+# Mac would otherwise package its own); match template.yaml's Globals Architectures.
+LAMBDA_PIP = python3 -m pip install -q --platform manylinux2014_x86_64 --implementation cp \
+	--python-version 3.11 --only-binary=:all: --target
+
 # Called by `sam build` for the tracker function: its code (the tracker and the observation
 # record, no model) and Powertools; boto3 comes with the runtime.
 build-TrackerFunction:
-	python3 -m pip install -q --target "$(ARTIFACTS_DIR)" "aws-lambda-powertools>=3.0" "pydantic>=2.5"
+	$(LAMBDA_PIP) "$(ARTIFACTS_DIR)" "aws-lambda-powertools>=3.0" "pydantic>=2.5"
 	mkdir -p "$(ARTIFACTS_DIR)/adserver" "$(ARTIFACTS_DIR)/lambdas/tracker"
 	cp adserver/__init__.py adserver/tracks.py "$(ARTIFACTS_DIR)/adserver/"
 	cp lambdas/__init__.py lambdas/observations.py lambdas/frame_keys.py "$(ARTIFACTS_DIR)/lambdas/"
 	cp lambdas/tracker/*.py "$(ARTIFACTS_DIR)/lambdas/tracker/"
 
 # Called by `sam build` for the ad-server function (template.yaml: BuildMethod makefile).
+# The catalog reads its audience bands from model/bands.py, the only model module it needs.
 build-AdServerFunction:
-	python3 -m pip install -q --target "$(ARTIFACTS_DIR)" -r adserver/requirements.txt
+	$(LAMBDA_PIP) "$(ARTIFACTS_DIR)" -r adserver/requirements.txt
+	mkdir -p "$(ARTIFACTS_DIR)/model"
 	cp -r adserver lambdas "$(ARTIFACTS_DIR)/"
+	cp model/__init__.py model/bands.py "$(ARTIFACTS_DIR)/model/"

@@ -30,7 +30,8 @@ from adserver.impressions import (
     impression_from_request,
 )
 from adserver.registry import Display, Principal, Registry
-from adserver.reports import ReportRangeError, build_report, render_png, report_range
+from adserver.report_chart import render_svg
+from adserver.reports import ReportRangeError, build_report, report_range
 from adserver.settings import AdServerSettings
 from adserver.uploads import UploadRefused, frame_upload_url
 from lambdas.frame_keys import is_valid_id
@@ -172,8 +173,8 @@ def store_routes(deps: AdServerDependencies) -> Router:
         require_operator(caller(router, deps))
         query = router.current_event.get_query_string_value
         output = query("format") or "json"
-        if output not in ("json", "png"):
-            raise BadRequestError(f"format: must be json or png, got {output!r}")
+        if output not in ("json", "svg"):
+            raise BadRequestError(f"format: must be json or svg, got {output!r}")
         try:
             from_ms, to_ms = report_range(query("from"), query("to"))
         except ReportRangeError as refused:
@@ -193,8 +194,8 @@ def store_routes(deps: AdServerDependencies) -> Router:
             [observation.to_dict() for observation in observations],
             deps.catalog().store(store).time_zone,
         )
-        if output == "png":
-            return Response(200, "image/png", render_png(document))
+        if output == "svg":
+            return Response(200, "image/svg+xml", render_svg(document))
         return Response(200, content_types.APPLICATION_JSON, json.dumps(document))
 
     return router

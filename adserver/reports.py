@@ -1,4 +1,4 @@
-"""Store reports: impressions and audience by bucket per hour, as JSON and as a PNG chart.
+"""Store reports: impressions and audience by bucket per hour (adserver.report_chart draws them).
 
 ``impressions`` counts plays (and ``play_s`` their seconds) by the audience
 bucket they were chosen for. ``audience`` counts face sightings by bucket in
@@ -8,13 +8,12 @@ it measures attention over time rather than distinct people.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE, bucket_name
+from adserver.catalog import bucket_name
 from adserver.impressions import Impression
 
 HOUR_MS = 3_600_000
@@ -117,45 +116,3 @@ def build_report(
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-
-
-def render_png(report: Mapping[str, Any]) -> bytes:
-    """Two stacked bar charts per hour: impressions and audience sightings by bucket."""
-    # Imported here so JSON requests never pay matplotlib's import time. Figure, not
-    # pyplot: no global state, so concurrent requests cannot draw on each other's chart.
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure
-
-    hours = report["hours"]
-    labels = [row["hour"][11:16] for row in hours]
-    positions = list(range(len(hours)))
-    buckets = [b for b in (*ALL_BUCKETS, NO_AUDIENCE) if _seen(report, b)]
-    colours = colormaps["tab20"]
-    figure = Figure(figsize=(max(6.0, 0.4 * len(hours) + 3), 6))
-    axes = figure.subplots(2, 1, sharex=True)
-    for axis, field, title in (
-        (axes[0], "impressions", "Impressions by audience bucket"),
-        (axes[1], "audience", "Audience (face sightings) by bucket"),
-    ):
-        bottom = [0.0] * len(hours)
-        for index, bucket in enumerate(buckets):
-            values = [float(row[field].get(bucket, 0)) for row in hours]
-            if any(values):
-                axis.bar(positions, values, bottom=bottom, label=bucket, color=colours(index))
-                bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        axis.set_title(title)
-        axis.set_ylabel("count")
-    axes[1].set_xticks(positions, labels, rotation=90, fontsize=7)
-    axes[1].set_xlabel(f"hour ({report['time_zone']})")
-    if buckets:
-        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.suptitle(f"{report['store']}: {report['from']} to {report['to']}", fontsize=9)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
-
-
-def _seen(report: Mapping[str, Any], bucket: str) -> bool:
-    totals = report["totals"]
-    return bool(totals["impressions"].get(bucket) or totals["audience"].get(bucket))

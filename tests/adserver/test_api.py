@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
-from PIL import Image
 
 from adserver.api import AdServerDependencies, create_app
 from adserver.catalog import seed_catalog
@@ -219,12 +218,16 @@ def test_impressions_are_recorded_and_reported_per_hour(stack: Stack) -> None:
     assert ten["impressions"] == {}
 
 
-def test_report_as_png(stack: Stack) -> None:
+def test_report_as_svg(stack: Stack) -> None:
+    # GIVEN one play in the day
     call(stack, "POST", IMPRESSIONS, DISPLAY_1, play("teen-male", START_MS - 5000, "teen/male"))
-    query = "from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=png"
+    # WHEN the operator asks for the day's chart
+    query = "from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=svg"
     status, headers, body = call(stack, "GET", f"/v1/stores/demo-store/report?{query}", OPERATOR)
-    assert status == 200 and headers["Content-Type"] == "image/png"
-    assert Image.open(io.BytesIO(body)).format == "PNG"
+    # THEN it is an SVG document with the play's bar
+    assert status == 200 and headers["Content-Type"] == "image/svg+xml"
+    assert ET.fromstring(body).tag == "{http://www.w3.org/2000/svg}svg"
+    assert b"teen/male: 1</title>" in body
 
 
 @pytest.mark.parametrize(
@@ -234,6 +237,7 @@ def test_report_as_png(stack: Stack) -> None:
         ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z", DISPLAY_1, 403),
         ("from=2024-06-05T00:00:00Z", OPERATOR, 400),
         ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=gif", OPERATOR, 400),
+        ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=png", OPERATOR, 400),
         ("from=2024-06-06T00:00:00Z&to=2024-06-05T00:00:00Z", OPERATOR, 400),
     ],
 )

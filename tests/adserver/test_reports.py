@@ -1,14 +1,11 @@
-"""Store report: per-hour impressions and audience by bucket, JSON and PNG."""
+"""Store report: per-hour impressions and audience by bucket (the chart: test_report_chart)."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from adserver.impressions import Impression
-from adserver.reports import ReportRangeError, build_report, render_png, report_range
+from adserver.reports import ReportRangeError, build_report, report_range
 
 # 2024-06-07 17:00 UTC = 18:00 in London
 T0 = 1_717_779_600_000
@@ -70,20 +67,6 @@ def test_report_counts_by_hour_and_bucket() -> None:
     }
     assert report["totals"]["impressions"] == {"senior/female": 2, "none": 1}
     assert (report["from"], report["to"]) == ("2024-06-07T17:00:00Z", "2024-06-07T19:00:00Z")
-
-
-def test_png_is_a_real_chart() -> None:
-    report = build_report("demo-store", T0, T0 + 3 * HOUR, [played(5, "teen/male")], [], "UTC")
-    png = render_png(report)
-    image = Image.open(io.BytesIO(png))
-    assert image.format == "PNG"
-    assert image.size[0] >= 400 and image.size[1] >= 400
-
-
-def test_empty_report_still_renders() -> None:
-    report = build_report("s", T0, T0 + HOUR, [], [])
-    assert report["hours"][0]["impressions"] == {}
-    assert render_png(report).startswith(b"\x89PNG")
 
 
 def test_range_accepts_iso_and_milliseconds() -> None:

@@ -1,0 +1,151 @@
+"""The store report as an SVG chart, written here so the ad-server function needs no
+plotting library (matplotlib, numpy and fontTools were most of its 192 MB bundle).
+
+Two panels share the hour axis: impressions by the audience bucket they were chosen for,
+and audience sightings by bucket, each a stack of bars per hour with one legend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE
+
+# Eleven distinguishable colours, one per bucket in ALL_BUCKETS order, then "none" in grey.
+BUCKET_COLOURS = (
+    "#1f77b4",
+    "#aec7e8",
+    "#ff7f0e",
+    "#ffbb78",
+    "#2ca02c",
+    "#98df8a",
+    "#d62728",
+    "#ff9896",
+    "#9467bd",
+    "#c5b0d5",
+    "#7f7f7f",
+)
+PANELS = (
+    ("impressions", "Impressions by audience bucket"),
+    ("audience", "Audience (face sightings) by bucket"),
+)
+# Layout in SVG user units (pixels at 100 %).
+BAR_PITCH = 32
+MARGIN_LEFT, MARGIN_TOP, LEGEND_WIDTH = 60, 40, 150
+PANEL_HEIGHT, PANEL_GAP, AXIS_LABELS_HEIGHT = 220, 50, 70
+MIN_PLOT_WIDTH = 360
+
+
+def render_svg(report: Mapping[str, Any]) -> str:
+    """Two stacked bar charts per hour of ``report`` (from ``build_report``), as SVG text."""
+    hours: Sequence[Mapping[str, Any]] = report["hours"]
+    buckets = [b for b in (*ALL_BUCKETS, NO_AUDIENCE) if _seen(report, b)]
+    colour = dict(zip((*ALL_BUCKETS, NO_AUDIENCE), BUCKET_COLOURS, strict=True))
+    plot_width = max(MIN_PLOT_WIDTH, BAR_PITCH * len(hours))
+    pitch = plot_width / max(1, len(hours))
+    width = MARGIN_LEFT + plot_width + LEGEND_WIDTH
+    height = MARGIN_TOP + 2 * PANEL_HEIGHT + PANEL_GAP + AXIS_LABELS_HEIGHT
+    title = f"{report['store']}: {report['from']} to {report['to']}"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
+        f'viewBox="0 0 {width:.0f} {height}" font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<rect width="{width:.0f}" height="{height}" fill="#fff"/>',
+        f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="13">'
+        f"{escape(title)}</text>",
+    ]
+    for panel, (field, panel_title) in enumerate(PANELS):
+        top = MARGIN_TOP + panel * (PANEL_HEIGHT + PANEL_GAP)
+        parts += _panel(hours, field, panel_title, buckets, colour, top, plot_width, pitch)
+    axis_y = MARGIN_TOP + 2 * PANEL_HEIGHT + PANEL_GAP
+    for index, row in enumerate(hours):
+        x = MARGIN_LEFT + (index + 0.5) * pitch
+        parts.append(
+            f'<text x="{x:.1f}" y="{axis_y + 8}" font-size="9" text-anchor="end" '
+            f'transform="rotate(-90 {x:.1f} {axis_y + 8})" dy="3">'
+            f"{escape(row['hour'][11:16])}</text>"
+        )
+    parts.append(
+        f'<text x="{MARGIN_LEFT + plot_width / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+        f"hour ({escape(str(report['time_zone']))})</text>"
+    )
+    legend_x = MARGIN_LEFT + plot_width + 16
+    for index, bucket in enumerate(buckets):
+        y = MARGIN_TOP + index * 18
+        parts.append(
+            f'<rect x="{legend_x}" y="{y}" width="12" height="12" fill="{colour[bucket]}"/>'
+            f'<text x="{legend_x + 18}" y="{y + 10}">{escape(bucket)}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _panel(
+    hours: Sequence[Mapping[str, Any]],
+    field: str,
+    title: str,
+    buckets: Sequence[str],
+    colour: Mapping[str, str],
+    top: float,
+    plot_width: float,
+    pitch: float,
+) -> list[str]:
+    """One panel: its frame, y-axis ticks and a stacked bar per hour."""
+    totals = [sum(float(row[field].get(b, 0)) for b in buckets) for row in hours]
+    scale_max = _nice_ceiling(max(totals, default=0.0))
+    bottom_y = top + PANEL_HEIGHT
+    parts = [
+        f'<text x="{MARGIN_LEFT + plot_width / 2:.0f}" y="{top - 6}" text-anchor="middle">'
+        f"{escape(title)}</text>",
+        f'<rect x="{MARGIN_LEFT}" y="{top}" width="{plot_width:.0f}" height="{PANEL_HEIGHT}" '
+        'fill="none" stroke="#333"/>',
+        f'<text x="14" y="{top + PANEL_HEIGHT / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + PANEL_HEIGHT / 2:.0f})">count</text>',
+    ]
+    for step in range(5):
+        value = scale_max * step / 4
+        y = bottom_y - PANEL_HEIGHT * step / 4
+        parts.append(
+            f'<line x1="{MARGIN_LEFT - 4}" y1="{y:.1f}" x2="{MARGIN_LEFT}" y2="{y:.1f}" '
+            f'stroke="#333"/><text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end">{value:g}</text>'
+        )
+    for index, row in enumerate(hours):
+        stacked = 0.0
+        for bucket in buckets:
+            value = float(row[field].get(bucket, 0))
+            if value <= 0:
+                continue
+            bar_height = PANEL_HEIGHT * value / scale_max
+            y = bottom_y - PANEL_HEIGHT * stacked / scale_max - bar_height
+            parts.append(
+                f'<rect x="{MARGIN_LEFT + index * pitch + pitch * 0.1:.1f}" y="{y:.1f}" '
+                f'width="{pitch * 0.8:.1f}" height="{bar_height:.1f}" '
+                f'fill="{colour[bucket]}"><title>{escape(row["hour"])} {escape(bucket)}: '
+                f"{value:g}</title></rect>"
+            )
+            stacked += value
+    return parts
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 4, 8 x 10^k at or above ``value`` (1 for an empty chart), so
+    the four tick steps are round numbers."""
+    if value <= 0:
+        return 1.0
+    magnitude = 1.0
+    while magnitude * 10 < value:
+        magnitude *= 10
+    while magnitude > value:
+        magnitude /= 10
+    for factor in (1, 2, 4, 8, 10):
+        if factor * magnitude >= value:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def _seen(report: Mapping[str, Any], bucket: str) -> bool:
+    totals = report["totals"]
+    return bool(totals["impressions"].get(bucket) or totals["audience"].get(bucket))

@@ -10,6 +10,10 @@ each poll slower as proof of play grew. So each display also has one play log
 item holding its newest plays (at most ``PLAY_LOG_LIMIT``, none older than
 ``PLAY_LOG_HORIZON_MS``), kept up to date as impressions arrive: a poll costs one
 GetItem however many impressions the store holds.
+
+Given the hourly rollups (``adserver.rollups``), a store adds each new impression to them
+in the same write (a DynamoDB transaction), so reports read impressions from the rollups
+and a re-sent impression is not counted twice.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE, Catalog
+from adserver.rollups import (
+    DynamoRollups,
+    InMemoryRollups,
+    RollupIncrement,
+    impression_increment,
+)
 from adserver.selection import Play
 
 # A player that was offline may report late, but not from another month.
@@ -82,6 +92,11 @@ class Impression:
         # Zero-padded so string order is time order; display and ad make it unique,
         # so a player re-sending the same impression overwrites instead of double counting.
         return f"{self.started_at_ms:013d}#{self.display}#{self.ad_id}"
+
+    def rollup_increment(self) -> RollupIncrement:
+        return impression_increment(
+            self.store, self.display, self.bucket, self.started_at_ms, self.duration_s
+        )
 
 
 def impression_from_request(
@@ -144,16 +159,20 @@ class ImpressionStore(Protocol):
 class InMemoryImpressionStore:
     """An ImpressionStore for tests and the local demo."""
 
-    def __init__(self) -> None:
+    def __init__(self, rollups: InMemoryRollups | None = None) -> None:
         self._rows: dict[tuple[str, str], Impression] = {}
         self._play_logs: dict[tuple[str, str], list[Play]] = {}
         self._lock = threading.Lock()
+        self.rollups = rollups
 
     def put(self, impression: Impression) -> None:
         play = Play(impression.ad_id, impression.started_at_ms)
         display = (impression.store, impression.display)
         with self._lock:
-            self._rows[(impression.store, impression.sort_key)] = impression
+            key = (impression.store, impression.sort_key)
+            if self.rollups is not None and key not in self._rows:
+                self.rollups.add(impression.rollup_increment())
+            self._rows[key] = impression
             log = self._play_logs.get(display, [])
             self._play_logs[display] = updated_play_log(log, [play], impression.recorded_at_ms)
 
@@ -187,21 +206,38 @@ class DynamoImpressionStore:
     version that makes concurrent updates of one log safe (optimistic locking).
     """
 
-    def __init__(self, table: Any, attempts: int = 5) -> None:
+    def __init__(self, table: Any, attempts: int = 5, rollups: DynamoRollups | None = None) -> None:
         self._table = table
         self._attempts = attempts
+        self._rollups = rollups
 
     def put(self, impression: Impression) -> None:
-        self._table.put_item(Item=_item_of(impression))
+        self._write(impression)
         self._add_to_play_log(impression.store, impression.display, [impression])
 
+    def _write(self, impression: Impression) -> None:
+        """The impression, with its rollup increment if it is new; a re-sent one overwrites
+        itself (its rollup already counts it)."""
+        item = _item_of(impression)
+        if self._rollups is None or not self._rollups.put_counted(
+            self._table, item, impression.rollup_increment()
+        ):
+            self._table.put_item(Item=item)
+
     def put_many(self, impressions: Iterable[Impression]) -> None:
-        """Record a backlog at once: batched writes and one play log update per display."""
+        """Record a backlog at once: batched writes and one play log update per display
+        (with rollups, each impression is written as ``put`` writes it)."""
+        backlog = list(impressions)
+        if self._rollups is not None:
+            for impression in backlog:  # one transaction each: a batch cannot count exactly once
+                self._write(impression)
+        else:
+            with self._table.batch_writer(overwrite_by_pkeys=["store", "sort_key"]) as batch:
+                for impression in backlog:
+                    batch.put_item(Item=_item_of(impression))
         by_display: dict[tuple[str, str], list[Impression]] = defaultdict(list)
-        with self._table.batch_writer(overwrite_by_pkeys=["store", "sort_key"]) as batch:
-            for impression in impressions:
-                batch.put_item(Item=_item_of(impression))
-                by_display[(impression.store, impression.display)].append(impression)
+        for impression in backlog:
+            by_display[(impression.store, impression.display)].append(impression)
         for (store, display), recorded in by_display.items():
             self._add_to_play_log(store, display, recorded)
 

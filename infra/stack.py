@@ -502,6 +502,7 @@ class LocalStack:
             "dead_letter_queue_url": self._local_queue_url(stack.outputs["JobsDeadLetterQueueUrl"]),
             "observations_table": stack.outputs["ObservationsTableName"],
             "tracks_table": stack.outputs["TracksTableName"],
+            "rollups_table": stack.outputs["RollupsTableName"],
             "registry_table": stack.outputs["RegistryTableName"],
             "catalog_bucket": stack.outputs["CatalogBucketName"],
             "logs_dir": str(self._logs_dir),

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from adserver.rollups import DynamoRollups
 from lambdas.observations import Observation
 from lambdas.tracker.settings import TrackerSettings
 from lambdas.tracker.store import DynamoTrackStore
@@ -37,11 +38,19 @@ def get_settings() -> TrackerSettings:
 @cache
 def get_dependencies() -> TrackerDependencies:
     settings = get_settings()
-    table = boto3.resource("dynamodb").Table(settings.tracks_table)
-    return TrackerDependencies(
-        store=DynamoTrackStore(table, retention_days=settings.track_retention_days),
-        settings=settings.track_settings(),
+    dynamodb = boto3.resource("dynamodb")
+    rollups = None
+    if settings.rollups_table is not None:
+        rollups = DynamoRollups(
+            dynamodb.Table(settings.rollups_table), retention_days=settings.track_retention_days
+        )
+    store = DynamoTrackStore(
+        dynamodb.Table(settings.tracks_table),
+        retention_days=settings.track_retention_days,
+        rollups=rollups,
+        watcher_looking_s=settings.watcher_looking_s,
     )
+    return TrackerDependencies(store=store, settings=settings.track_settings())
 
 
 def new_observations(event: dict[str, Any]) -> list[Observation]:

@@ -17,6 +17,8 @@ class TrackerSettings(BaseModel):
 
     tracks_table: str = Field(alias="TRACKS_TABLE", min_length=3)
     track_retention_days: PositiveInt = Field(400, alias="TRACK_RETENTION_DAYS")
+    # Hourly rollups each new person is added to; unset, the tracker writes tracks only.
+    rollups_table: str | None = Field(None, alias="ROLLUPS_TABLE", min_length=3)
     # A person unseen this long has left: the next face there starts a new track.
     end_after_s: PositiveFloat = Field(3.0, alias="TRACK_END_AFTER_SECONDS")
     watcher_looking_s: PositiveFloat = Field(1.0, alias="WATCHER_LOOKING_SECONDS")

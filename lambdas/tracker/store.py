@@ -4,6 +4,10 @@ Partition key ``camera_key`` ("{store}/{camera}"), sort key ``sort_key``: a trac
 ``{started_at_ms:013d}#{first_face}`` (``Track.sort_key``), so a camera's tracks come back
 in start order; the camera's open tracks are one item with the sort key ``~open``, which
 sorts after every track. TTL attribute ``expires_at``.
+
+With a rollups table, each new person is written in one transaction with their increment of
+the hourly rollup (``adserver.rollups``): the track's put is conditional on its absence, so
+a retried batch that closes the same track again neither rewrites it nor counts it twice.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Key
 
+from adserver.rollups import DynamoRollups, InMemoryRollups, track_increment
 from adserver.tracks import Track
 
 OPEN_TRACKS_KEY = "~open"
@@ -36,24 +41,43 @@ class TrackStore(Protocol):
 class DynamoTrackStore:
     """The tracks table in DynamoDB."""
 
-    def __init__(self, table: Any, *, retention_days: int = 400) -> None:
-        """``table`` is a boto3 ``dynamodb.Table`` resource."""
+    def __init__(
+        self,
+        table: Any,
+        *,
+        retention_days: int = 400,
+        rollups: DynamoRollups | None = None,
+        watcher_looking_s: float = 1.0,
+    ) -> None:
+        """``table`` is a boto3 ``dynamodb.Table`` resource; ``rollups`` the hourly rollups
+        each new person is added to (none: tracks only)."""
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self._table = table
         self._retention_s = retention_days * 86_400
+        self._rollups = rollups
+        self._watcher_looking_s = watcher_looking_s
 
     def put_tracks(self, camera_key: str, tracks: Iterable[Track]) -> None:
-        """Write each track; writing one again (a retried batch) overwrites it with itself."""
+        """Write each track; writing one again (a retried batch) leaves it as it is and, with
+        rollups, does not count it again."""
+        if self._rollups is not None:
+            for track in tracks:
+                increment = track_increment(track, self._watcher_looking_s)
+                self._rollups.put_counted(self._table, self._item(camera_key, track), increment)
+            return
         with self._table.batch_writer(overwrite_by_pkeys=["camera_key", "sort_key"]) as batch:
             for track in tracks:
-                item = _to_dynamodb(track.to_dict())
-                item.update(
-                    camera_key=camera_key,
-                    sort_key=track.sort_key,
-                    expires_at=track.ended_at_ms // 1000 + self._retention_s,
-                )
-                batch.put_item(Item=item)
+                batch.put_item(Item=self._item(camera_key, track))
+
+    def _item(self, camera_key: str, track: Track) -> dict[str, Any]:
+        item = _to_dynamodb(track.to_dict())
+        item.update(
+            camera_key=camera_key,
+            sort_key=track.sort_key,
+            expires_at=track.ended_at_ms // 1000 + self._retention_s,
+        )
+        return item
 
     def open_tracks(self, camera_key: str) -> dict[str, Any]:
         """The camera's saved tracker state, or {} when it has none (strongly consistent)."""
@@ -95,10 +119,16 @@ class InMemoryTrackStore:
 
     records: dict[tuple[str, str], Track] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rollups: InMemoryRollups | None = None
+    watcher_looking_s: float = 1.0
 
     def put_tracks(self, camera_key: str, tracks: Iterable[Track]) -> None:
         for track in tracks:
+            if (camera_key, track.sort_key) in self.records:
+                continue
             self.records[(camera_key, track.sort_key)] = track
+            if self.rollups is not None:
+                self.rollups.add(track_increment(track, self.watcher_looking_s))
 
     def open_tracks(self, camera_key: str) -> dict[str, Any]:
         return json.loads(json.dumps(self.states.get(camera_key, {})))

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from adserver.rollups import hour_of
 from adserver.tracks import Track
 from infra.stack import start_in_background, stop_background
 from lambdas.frame_keys import FrameKey
@@ -74,6 +75,13 @@ def test_observations_become_people_through_the_supervised_stream_poller(stack):
     # THEN the tracker wrote one person who looked throughout (four frames of 0.5 s)
     [person] = tracks(outputs, "demo-store/demo-cam-1")
     assert (person.seen, person.gender, person.looking_s) == (4, "male", 2.0)
+    # AND counted once in the store's hourly rollup, as a watcher
+    rollup = outputs.client("dynamodb").get_item(
+        TableName=outputs.document["rollups_table"],
+        Key={"store": {"S": "demo-store"}, "hour": {"S": f"{hour_of(now_ms):013d}"}},
+    )["Item"]
+    assert rollup["people|demo-cam-1|young_adult/male"] == {"N": "1"}
+    assert rollup["watchers|demo-cam-1|young_adult/male"] == {"N": "1"}
 
 
 def test_a_killed_stream_poller_is_replaced_and_nothing_is_counted_twice(stack):

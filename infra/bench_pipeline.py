@@ -16,10 +16,12 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from infra.camera_frames import composed_frames
+from infra.camera_frames import CameraFrame, composed_frames
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 
 STORE, CAMERA = "demo-store", "demo-cam-1"
@@ -42,37 +44,49 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]
 
 
-def run(outputs: StackOutputs, frames: int, fps: float, timeout_s: float) -> list[Upload]:
+def run(
+    outputs: StackOutputs, frames: Iterable[CameraFrame], fps: float, timeout_s: float
+) -> list[Upload]:
+    """Upload ``frames`` at ``fps`` (0: all at once) and wait up to ``timeout_s`` after the
+    last upload for every observation."""
     s3 = outputs.client("s3")
     table = outputs.client("dynamodb")  # low-level: one Query per poll, no resource layer
     table_name = str(outputs.document["observations_table"])
     camera_key = f"{STORE}/{CAMERA}"
     uploads: dict[int, Upload] = {}
+    pending: dict[int, Upload] = {}
     last_ms = 0
     interval_s = 1.0 / fps if fps > 0 else 0.0
-    started_at_ms = time.time_ns() // 1_000_000
     next_upload = time.monotonic()
 
     def poll() -> None:
-        response = table.query(
-            TableName=table_name,
-            KeyConditionExpression="camera_key = :k AND captured_at_ms >= :since",
-            ExpressionAttributeValues={
+        if not pending:
+            return
+        # Only from the oldest frame still waiting: a long run's table would outgrow a page.
+        query: dict[str, Any] = {
+            "TableName": table_name,
+            "KeyConditionExpression": "camera_key = :k AND captured_at_ms >= :since",
+            "ExpressionAttributeValues": {
                 ":k": {"S": camera_key},
-                ":since": {"N": str(started_at_ms)},
+                ":since": {"N": str(min(pending))},
             },
-            ProjectionExpression="captured_at_ms, faces, #s",
-            ExpressionAttributeNames={"#s": "status"},
-        )
-        now = time.monotonic()
-        for item in response.get("Items", []):
-            upload = uploads.get(int(item["captured_at_ms"]["N"]))
-            if upload is not None and upload.observed_s is None:
-                upload.observed_s = now
-                upload.faces = len(item["faces"]["L"])
-                upload.status = item["status"]["S"]
+            "ProjectionExpression": "captured_at_ms, faces, #s",
+            "ExpressionAttributeNames": {"#s": "status"},
+        }
+        while True:
+            response = table.query(**query)
+            now = time.monotonic()
+            for item in response.get("Items", []):
+                upload = pending.pop(int(item["captured_at_ms"]["N"]), None)
+                if upload is not None:
+                    upload.observed_s = now
+                    upload.faces = len(item["faces"]["L"])
+                    upload.status = item["status"]["S"]
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    for frame in composed_frames(frames):
+    for frame in frames:
         while time.monotonic() < next_upload:
             poll()
             time.sleep(min(0.05, max(0.0, next_upload - time.monotonic())))
@@ -80,14 +94,19 @@ def run(outputs: StackOutputs, frames: int, fps: float, timeout_s: float) -> lis
         last_ms = captured_ms
         key = f"frames/{STORE}/{CAMERA}/{captured_ms}.jpg"
         upload = Upload(key, captured_ms, frame.expected_faces or 0, time.monotonic())
-        uploads[captured_ms] = upload
+        uploads[captured_ms] = pending[captured_ms] = upload
         s3.put_object(Bucket=outputs.frames_bucket, Key=key, Body=frame.jpeg)
         next_upload = upload.started_s + interval_s
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and any(u.observed_s is None for u in uploads.values()):
+    while time.monotonic() < deadline and pending:
         poll()
         time.sleep(0.05)
     return list(uploads.values())
+
+
+def latencies_s(uploads: list[Upload]) -> list[float]:
+    """Seconds from the start of each observed frame's upload to its observation."""
+    return [u.observed_s - u.started_s for u in uploads if u.observed_s is not None]
 
 
 def frames_left(outputs: StackOutputs) -> int:
@@ -109,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
 
-    uploads = run(outputs, args.frames, args.fps, args.timeout_s)
+    uploads = run(outputs, composed_frames(args.frames), args.fps, args.timeout_s)
     time.sleep(0.5)  # the delete follows the observation write by a few milliseconds
     observed = [u for u in uploads if u.observed_s is not None]
-    latencies = [u.observed_s - u.started_s for u in observed if u.observed_s is not None]
+    latencies = latencies_s(uploads)
     right_faces = sum(1 for u in observed if u.faces == u.expected_faces)
     rejected = sum(1 for u in observed if u.status != "ok")
     left = frames_left(outputs)

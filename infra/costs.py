@@ -36,6 +36,8 @@ IMPRESSION_WRU, IMPRESSION_RRU = 37, 9
 LOG_BYTES_PER_INVOCATION = 500
 ALARMS, DASHBOARDS, IMAGE_GB = 10, 1, 0.5
 FUNCTIONS = 3
+# A frame's job on SQS: the send (from SNS, billed to the queue), the receive and the delete.
+SQS_REQUESTS_PER_FRAME = 3
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def monthly_cost(stores: int, prices: dict[str, Any]) -> list[Line]:
         Line(
             "SNS + SQS",
             frames / million * (p["sns_publishes_per_million"])
-            + 3 * frames / million * p["sqs_standard_requests_per_million"],
+            + SQS_REQUESTS_PER_FRAME * frames / million * p["sqs_standard_requests_per_million"],
         ),
         Line(
             "DynamoDB",

@@ -19,19 +19,13 @@ from model.crops import build_crops
 from model.dataset import load_dataset
 from model.images import read_image
 from model.predictor import load_predictor
-from model.scenes import make_scenes, run_benchmark
+from model.scenes import Scene, make_scenes, run_benchmark
 
 
-def bench_scenes(
-    data: Path,
-    out: Path,
-    n_frames: int,
-    seed: int,
-    size: tuple[int, int],
-    profiles: Sequence[float],
-    cache_dir: Path,
-) -> dict[str, Any]:
-    """Compose the scenes, measure every profile, print and write the report."""
+def store_scenes(
+    data: Path, n_frames: int, seed: int, size: tuple[int, int], cache_dir: Path
+) -> list[Scene]:
+    """``n_frames`` store scenes composed from the validation split's faces in ``data``."""
     images = [i for i in load_dataset(data).images if i.split == "validation"]
     if not images:
         raise ValueError(f"no validation-split images in {data}")
@@ -44,6 +38,20 @@ def bench_scenes(
     started = time.time()
     scenes = make_scenes(faces, n_frames, seed=seed, size=size)  # type: ignore[arg-type]
     print(f"{len(scenes)} scenes of {size[0]}x{size[1]} in {time.time() - started:.0f} s")
+    return scenes
+
+
+def bench_scenes(
+    data: Path,
+    out: Path,
+    n_frames: int,
+    seed: int,
+    size: tuple[int, int],
+    profiles: Sequence[float],
+    cache_dir: Path,
+) -> dict[str, Any]:
+    """Compose the scenes, measure every profile, print and write the report."""
+    scenes = store_scenes(data, n_frames, seed, size, cache_dir)
     predictor = load_predictor(num_threads=1)
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),

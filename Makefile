@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test lint install clean stack faults bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention build-TrackerFunction
+.PHONY: demo test lint install clean stack faults bench bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention build-TrackerFunction
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ demo: $(DEMO_STAMP)
 stack: $(DEMO_STAMP)
 	$(PY) -m infra.stack
 
+# Every figure of issue 10 in one run, on an idle machine: per face beside the peer, per frame
+# on one core, cold start, the Lambda runtime's size, its own local stacks under steady load;
+# writes bench/results.json and the README's performance table and prints the cost per 1,000
+# frames. About 25 minutes on the 2-core machine (plus the peer's virtualenv the first time).
+# QUICK=1: tiny sizes that prove the code, not the speed; ONLY="per-frame stack": those parts.
+bench: $(STAMP) .venv-peer/.installed
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
+
 # Against a running `make stack`: 50 frames with 1-3 faces, upload -> observation latency.
 bench-pipeline: $(STAMP)
 	$(PY) -m infra.bench_pipeline
@@ -55,7 +63,7 @@ test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) -m ruff check .
-	$(PY) -m mypy model lambdas adserver infra
+	$(PY) -m mypy model lambdas adserver infra bench
 	$(PY) -m pytest
 
 lint: $(STAMP)

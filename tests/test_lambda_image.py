@@ -20,8 +20,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from adserver.registry import DynamoDBRegistry
 from infra.camera_frames import composed_frames
 from infra.provision import provision
+from infra.seed import seed_registry
 from infra.template import REPO_ROOT, load_template, translate
 from infra.worker import sqs_event
 
@@ -132,7 +134,8 @@ def test_the_handler_runs_from_the_image_install_on_real_sqs_messages(
 ):
     if not MODEL_ARTIFACT.exists():
         pytest.skip(f"the shipped model is not in the repository yet ({MODEL_ARTIFACT})")
-    # GIVEN the template's stack on moto and a two-face frame uploaded by a camera
+    # GIVEN the template's stack on moto, its registry seeded, and a two-face frame uploaded by
+    # a registered camera
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     stack = provision(
         translate(load_template(), {"Stage": "local"}),
@@ -141,6 +144,8 @@ def test_the_handler_runs_from_the_image_install_on_real_sqs_messages(
         parameters={"Stage": "local"},
         endpoint_url=moto_endpoint,
     )
+    registry = boto3.resource("dynamodb").Table(stack.outputs["RegistryTableName"])
+    seed_registry(DynamoDBRegistry(registry))
     frame = next(f for f in composed_frames(3) if f.expected_faces == 2)
     key = "frames/demo-store/demo-cam-1/1700000000000.jpg"
     bucket = stack.outputs["FramesBucketName"]
@@ -160,7 +165,7 @@ def test_the_handler_runs_from_the_image_install_on_real_sqs_messages(
         "handler = getattr(importlib.import_module(module), name)\n"
         "context = types.SimpleNamespace(function_name='inference', memory_limit_in_mb=2048,"
         " invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:inference',"
-        " aws_request_id='image-test')\n"
+        " aws_request_id='image-test', get_remaining_time_in_millis=lambda: 180_000)\n"
         "print(json.dumps(handler(json.load(sys.stdin), context)))",
         env={
             **function.environment,

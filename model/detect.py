@@ -325,7 +325,7 @@ ACCEPT_SCORE = 0.55
 CONFIRM_LOOK_SCORE = 0.2  # below this a look counts as finding nothing
 SIZE_RATIO = (0.6, 2.0)  # the first look's box width over the scan's (the scan's boxes run small)
 SURE_FACE_PX, SURE_SCORE = 100, 0.6  # a large proposal this sure needs no second look
-MAX_PROPOSALS = 24  # per frame: bounds the cost of a frame full of face-like clutter
+MAX_PROPOSALS = 16  # per frame: bounds the cost of a frame full of face-like clutter
 
 
 def detector_scale(width: int, height: int, min_face_px: float) -> float:

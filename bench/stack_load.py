@@ -29,6 +29,9 @@ FIRST_RATE_FPS = 2.0
 # the uploader, not the stack, is the limit.
 RATE_TOLERANCE = 0.9
 RUN_DIR = REPO_ROOT / ".local" / "bench"
+# A search trial whose frames are not all observed this long after the last upload has failed
+# anyway; the steady run waits for every frame, so that its percentiles count them all.
+SEARCH_WAIT_S, STEADY_WAIT_S = 30.0, 300.0
 
 
 @contextmanager
@@ -55,11 +58,17 @@ def _drain(outputs: StackOutputs, timeout_s: float = 120.0) -> None:
 
 
 def trial(
-    outputs: StackOutputs, frames: list[CameraFrame], fps: float, seconds: float
+    outputs: StackOutputs,
+    frames: list[CameraFrame],
+    fps: float,
+    seconds: float,
+    wait_s: float = SEARCH_WAIT_S,
 ) -> dict[str, Any]:
-    """``seconds`` of uploads at ``fps``: latency percentiles and the rate actually reached."""
+    """``seconds`` of uploads at ``fps``, then up to ``wait_s`` for the last observations:
+    latency percentiles and the rate actually reached."""
     count = max(10, round(fps * seconds))
-    uploads: list[Upload] = run(outputs, itertools.islice(itertools.cycle(frames), count), fps, 30)
+    frames_sent = itertools.islice(itertools.cycle(frames), count)
+    uploads: list[Upload] = run(outputs, frames_sent, fps, wait_s)
     _drain(outputs)
     starts = sorted(u.started_s for u in uploads)
     achieved = (len(starts) - 1) / (starts[-1] - starts[0]) if starts[-1] > starts[0] else fps
@@ -76,11 +85,11 @@ def trial(
             "p95_s": round(percentile(latencies, 0.95), 3),
             "p99_s": round(percentile(latencies, 0.99), 3),
         }
-    result["held"] = (
-        len(latencies) == len(uploads)
-        and result.get("p95_s", float("inf")) <= P95_BUDGET_S
-        and achieved >= RATE_TOLERANCE * fps
+    # Every frame observed within the budget; held: and at the rate asked for.
+    result["kept_up"] = (
+        len(latencies) == len(uploads) and result.get("p95_s", float("inf")) <= P95_BUDGET_S
     )
+    result["held"] = result["kept_up"] and achieved >= RATE_TOLERANCE * fps
     return result
 
 
@@ -108,7 +117,7 @@ def largest_steady_rate(
         else:
             missed = fps
     failed = [t for t in trials if not t["held"]]
-    if failed and all(t["achieved_fps"] < RATE_TOLERANCE * t["fps"] for t in failed):
+    if failed and all(t["kept_up"] for t in failed):
         limited_by = "uploader"  # the stack kept up; one uploading thread did not
     elif failed:
         limited_by = "p95"  # or a frame never observed
@@ -124,6 +133,8 @@ def stack_load(options: BenchOptions) -> dict[str, Any]:
         with running_stack(pollers) as outputs:
             trial(outputs, frames, FIRST_RATE_FPS, 2)  # warm the pollers' models and clients
             if pollers == default_pollers:
-                report["steady"] = trial(outputs, frames, STEADY_FPS, options.size(60, 1))
+                report["steady"] = trial(
+                    outputs, frames, STEADY_FPS, options.size(60, 1), STEADY_WAIT_S
+                )
             report[f"pollers_{pollers}"] = largest_steady_rate(outputs, frames, options)
     return report

@@ -3,7 +3,8 @@
     python -m bench [--only PART ...] [--quick] [--data DIR] [--frames-from samples]
 
 Parts: per-face, per-frame, cold-start, runtime-size, stack, gpu (all by default). A part
-that cannot run here says why in one line, is recorded as skipped, and the exit status is 1.
+that cannot run here, or fails, says why, is recorded as such ("not measured" in the table),
+the other parts still run, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,11 @@ def run_parts(names: list[str], options: BenchOptions, results: dict[str, Any]) 
         except PartSkipped as exc:
             print(f"bench: {name} skipped: {exc}", file=sys.stderr, flush=True)
             figures = {"skipped": str(exc)}
+            skipped.append(name)
+        except Exception as exc:  # one part's failure must not lose the others' figures
+            traceback.print_exc()
+            print(f"bench: {name} failed: {exc}", file=sys.stderr, flush=True)
+            figures = {"skipped": f"failed: {exc}"}
             skipped.append(name)
         record(results, name.replace("-", "_"), figures, options.quick)
         print(f"bench: {name} done in {time.monotonic() - started:.0f} s", flush=True)

@@ -67,8 +67,8 @@ def one_core() -> Iterator[int]:
         os.sched_setaffinity(tid, {core})
     try:
         yield core
-    finally:
-        for tid in threads:
+    finally:  # threads started inside the block too, or they would stay on the one core
+        for tid in (int(tid) for tid in os.listdir("/proc/self/task")):
             with suppress(ProcessLookupError):  # the thread ended meanwhile
                 os.sched_setaffinity(tid, before)
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.options import BenchOptions
+from bench.options import BenchOptions, PartSkipped
 from infra.bench_pipeline import Upload, latencies_s, percentile, run
 from infra.camera_frames import CameraFrame, composed_frames
 from infra.outputs import StackOutputs
-from infra.stack import StackOptions, start_in_background, stop_background
+from infra.stack import StackError, StackOptions, start_in_background, stop_background
 from infra.template import REPO_ROOT
 
 STEADY_FPS = 20.0
@@ -36,7 +36,10 @@ SEARCH_WAIT_S, STEADY_WAIT_S = 30.0, 300.0
 
 @contextmanager
 def running_stack(pollers: int) -> Iterator[StackOutputs]:
-    process, outputs = start_in_background(RUN_DIR, extra_args=("--workers", str(pollers)))
+    try:
+        process, outputs = start_in_background(RUN_DIR, extra_args=("--workers", str(pollers)))
+    except StackError as exc:
+        raise PartSkipped(f"the local stack did not start: {exc}") from None
     try:
         yield outputs
     finally:

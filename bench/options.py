@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from infra.template import REPO_ROOT
 
@@ -16,7 +17,8 @@ class BenchOptions:
 
     quick: bool = False
     data: Path = DEFAULT_DATA
-    frames_from: str = "scenes"  # "scenes" (from data, far faces too) or "samples" (no data)
+    # per-frame: store scenes composed from ``data`` (far faces too), or the sample photos.
+    frames_from: Literal["scenes", "samples"] = "scenes"
     peer_python: Path = REPO_ROOT / ".venv-peer" / "bin" / "python"
     cache_dir: Path = REPO_ROOT / ".cache"
 

@@ -14,17 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
+from adserver import api_document as doc
 from adserver.auth import authenticate, require_camera, require_display, require_operator
 from adserver.catalog import Catalog, seed_catalog
 from adserver.decisions import decide_next_ad
 from adserver.impressions import (
     ImpressionRejected,
+    ImpressionRequest,
     ImpressionStore,
     InMemoryImpressionStore,
     impression_from_request,
@@ -43,6 +47,7 @@ CREATIVE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.svg$")
 REPORT_OBSERVATIONS_PER_CAMERA = 100_000
 # Query integers are ASCII digits only: int() would also read "١٢", " 12" or "1_2".
 ASCII_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
+QUERY_INTEGER = "^[0-9]{0,18}$"  # as the document says it: an empty value means the default
 # Epoch milliseconds the API accepts; DynamoDB numbers and Python dates end long after.
 MAX_EPOCH_MS = 10**13 - 1  # year 2286
 # Request bodies are small JSON objects; a larger one is refused before it is parsed.
@@ -74,11 +79,34 @@ RouteFactory = Callable[[AdServerDependencies], Router]
 def create_app(
     deps: AdServerDependencies, extra_routes: Sequence[RouteFactory] = ()
 ) -> APIGatewayHttpResolver:
-    """The resolver with every route of the API, plus any ``extra_routes``."""
-    app = APIGatewayHttpResolver()
+    """The resolver with every route of the API, plus any ``extra_routes``; Powertools
+    checks each request against its route's signature and writes the OpenAPI document."""
+    app = APIGatewayHttpResolver(enable_validation=True)
     defaults = (observation_routes, display_routes, store_routes, camera_routes, page_routes)
     for routes in (*defaults, *extra_routes):
         app.include_router(routes(deps))
+    doc.describe(app)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        # Powertools' 422, with the `message` every refusal of this API carries.
+        first = error.errors()[0]
+        body = {
+            "statusCode": 422,
+            "message": f"{first['loc'][-1]}: {first['msg']}",
+            "detail": [{"loc": e["loc"], "type": e["type"]} for e in error.errors()],
+        }
+        return Response(422, content_types.APPLICATION_JSON, json.dumps(body))
+
+    @app.get(
+        "/openapi.json",
+        summary="This API's OpenAPI document, generated from its routes.",
+        tags=["pages"],
+        responses=doc.answers(200, "OpenAPI 3.1 document.", other={"application/json": {}}),
+    )
+    def openapi() -> Response[str]:
+        return Response(200, content_types.APPLICATION_JSON, doc.document(app))
+
     return app
 
 
@@ -90,23 +118,50 @@ def caller(router: Router, deps: AdServerDependencies) -> Principal:
 def observation_routes(deps: AdServerDependencies) -> Router:
     router = Router()
 
-    @router.get("/health")
+    @router.get(
+        "/health",
+        summary="Liveness: the function answers.",
+        tags=["pages"],
+        responses=doc.answers(200, "Alive.", doc.Health),
+    )
     def health() -> dict[str, Any]:
         return {"status": "ok"}
 
-    @router.get("/v1/stores/<store>/cameras/<camera>/observations")
-    def list_observations(store: str, camera: str) -> dict[str, Any]:
+    @router.get(
+        "/v1/stores/<store>/cameras/<camera>/observations",
+        summary="A camera's observations since a time, oldest first.",
+        tags=["operators"],
+        security=doc.OPERATOR_TOKEN,
+        responses={
+            **doc.answers(200, "The observations.", doc.ObservationPage),
+            **doc.refusals(400, 401, 403, 404),
+        },
+    )
+    def list_observations(
+        store: doc.StoreId,
+        camera: doc.CameraId,
+        since_ms: Annotated[
+            str,
+            Query(
+                description="Epoch milliseconds (ASCII digits); observations captured after it.",
+                json_schema_extra={"pattern": QUERY_INTEGER},
+            ),
+        ] = "",
+        limit: Annotated[
+            str,
+            Query(
+                description="The most observations to return (ASCII digits), at most the "
+                "server's page limit.",
+                json_schema_extra={"pattern": QUERY_INTEGER},
+            ),
+        ] = "",
+    ) -> dict[str, Any]:
         require_operator(caller(router, deps))
         known_ids(store=store, camera=camera)
-        since_ms = _int_query(router, "since_ms", default=0, minimum=0, maximum=MAX_EPOCH_MS)
-        limit = _int_query(
-            router,
-            "limit",
-            default=deps.settings.observations_page_limit,
-            minimum=1,
-            maximum=deps.settings.observations_page_limit,
-        )
-        page = deps.observations.query(store, camera, since_ms=since_ms, limit=limit)
+        since = _int_query("since_ms", since_ms, default=0, minimum=0, maximum=MAX_EPOCH_MS)
+        page_limit = deps.settings.observations_page_limit
+        most = _int_query("limit", limit, default=page_limit, minimum=1, maximum=page_limit)
+        page = deps.observations.query(store, camera, since_ms=since, limit=most)
         return {"observations": [observation.to_dict() for observation in page]}
 
     return router
@@ -123,8 +178,26 @@ def display_routes(deps: AdServerDependencies) -> Router:
             raise NotFoundError(f"unknown display {display_id}")
         return display
 
-    @router.get("/v1/displays/<display_id>/next-ad")
-    def next_ad(display_id: str) -> Response[str]:
+    @router.get(
+        "/v1/displays/<display_id>/next-ad",
+        summary="The ad this display should show next, chosen for its current audience.",
+        description="Poll it as `Cache-Control` says; send the last `ETag` in `If-None-Match` "
+        "and an unchanged decision is a bodiless 304.",
+        tags=["displays"],
+        security=doc.DISPLAY_TOKEN,
+        responses={
+            **doc.answers(200, "The next ad.", doc.NextAd),
+            304: {"description": "Unchanged since the ETag given in If-None-Match."},
+            **doc.refusals(401, 403, 404),
+        },
+    )
+    def next_ad(
+        display_id: doc.DisplayId,
+        if_none_match: Annotated[
+            str | None,
+            Header(alias="If-None-Match", description="The ETag of the last answer."),
+        ] = None,
+    ) -> Response[str]:
         display = own_display(display_id)
         now_ms = deps.clock_ms()
         window_s = deps.settings.audience_window_s
@@ -142,12 +215,24 @@ def display_routes(deps: AdServerDependencies) -> Router:
             "ETag": answer.etag,
             "Cache-Control": f"private, max-age={deps.settings.next_ad_max_age_s}",
         }
-        if etag_matches(router.current_event.headers.get("if-none-match"), answer.etag):
+        if etag_matches(if_none_match, answer.etag):
             return Response(304, headers=headers, body="")
         return Response(200, content_types.APPLICATION_JSON, json.dumps(answer.body), headers)
 
-    @router.post("/v1/displays/<display_id>/impressions")
-    def record_impression(display_id: str) -> Response[str]:
+    @router.post(
+        "/v1/displays/<display_id>/impressions",
+        summary="Proof of play, sent by the player after it showed a creative.",
+        description="Sending the same impression again (display, ad, start) does not count it "
+        "twice.",
+        tags=["displays"],
+        security=doc.DISPLAY_TOKEN,
+        openapi_extensions=doc.json_body(ImpressionRequest, required=True),
+        responses={
+            **doc.answers(201, "Recorded.", doc.ImpressionRecorded),
+            **doc.refusals(400, 401, 403, 404),
+        },
+    )
+    def record_impression(display_id: doc.DisplayId) -> Response[str]:
         display = own_display(display_id)
         try:
             impression = impression_from_request(
@@ -168,15 +253,51 @@ def display_routes(deps: AdServerDependencies) -> Router:
 def store_routes(deps: AdServerDependencies) -> Router:
     router = Router()
 
-    @router.get("/v1/stores/<store>/report")
-    def report(store: str) -> Response[Any]:
+    @router.get(
+        "/v1/stores/<store>/report",
+        summary="Impressions and audience by bucket per hour, as JSON or as an SVG chart.",
+        tags=["operators"],
+        security=doc.OPERATOR_TOKEN,
+        responses={
+            **doc.answers(
+                200, "The report.", doc.Report, other={"image/svg+xml": {"type": "string"}}
+            ),
+            **doc.refusals(400, 401, 403, 404),
+        },
+    )
+    def report(
+        store: doc.StoreId,
+        from_: Annotated[
+            str,
+            Query(
+                alias="from",
+                description="Start (inclusive): ISO 8601 with a zone, or epoch milliseconds in "
+                "ASCII digits; between 1970 and 9999.",
+                examples=["2024-06-07T00:00:00Z"],
+            ),
+        ],
+        to: Annotated[
+            str,
+            Query(
+                description="End (exclusive), at most 31 days after `from`.",
+                examples=["2024-06-08T00:00:00Z"],
+            ),
+        ],
+        format_: Annotated[
+            str,
+            Query(
+                alias="format",
+                description="json or svg.",
+                json_schema_extra={"enum": ["json", "svg"]},
+            ),
+        ] = "json",
+    ) -> Response[Any]:
         require_operator(caller(router, deps))
-        query = router.current_event.get_query_string_value
-        output = query("format") or "json"
+        output = format_ or "json"
         if output not in ("json", "svg"):
             raise BadRequestError(f"format: must be json or svg, got {output!r}")
         try:
-            from_ms, to_ms = report_range(query("from"), query("to"))
+            from_ms, to_ms = report_range(from_, to)
         except ReportRangeError as refused:
             raise BadRequestError(refused.reason) from None
         known_ids(store=store)
@@ -204,8 +325,22 @@ def store_routes(deps: AdServerDependencies) -> Router:
 def camera_routes(deps: AdServerDependencies) -> Router:
     router = Router()
 
-    @router.post("/v1/stores/<store>/cameras/<camera>/upload-url")
-    def upload_url(store: str, camera: str) -> dict[str, Any]:
+    @router.post(
+        "/v1/stores/<store>/cameras/<camera>/upload-url",
+        summary="A presigned POST policy for one frame, under frames/{store}/{camera}/ only.",
+        description="POST `url` as multipart/form-data with every entry of `fields`, then the "
+        "JPEG as the last part, named `file`. S3 refuses another key, another content type, an "
+        "empty body or one over `max_bytes`, and any upload after `expires_in` seconds. The "
+        "local stack's moto server checks none of this.",
+        tags=["cameras"],
+        security=doc.CAMERA_TOKEN,
+        openapi_extensions=doc.json_body(doc.UploadRequest, required=False),
+        responses={
+            **doc.answers(200, "Where to POST the JPEG.", doc.UploadUrl),
+            **doc.refusals(400, 401, 403, 404),
+        },
+    )
+    def upload_url(store: doc.StoreId, camera: doc.CameraId) -> dict[str, Any]:
         require_camera(caller(router, deps), store, camera)
         if f"{store}/{camera}" not in (deps.registry.store_cameras(store) or ()):
             raise NotFoundError(f"unknown camera {store}/{camera}")
@@ -231,19 +366,35 @@ def camera_routes(deps: AdServerDependencies) -> Router:
 
 
 def page_routes(deps: AdServerDependencies) -> Router:
-    """The player page, the shipped creatives and this API's OpenAPI description."""
+    """The player page and the shipped creatives (create_app adds the API's description)."""
     router = Router()
 
-    @router.get("/display/<display_id>")
-    def player_page(display_id: str) -> Response[str]:
+    @router.get(
+        "/display/<display_id>",
+        summary="The HTML player; open it as /display/{id}#token=DISPLAY_TOKEN.",
+        tags=["pages"],
+        responses={
+            **doc.answers(200, "The player page.", other={"text/html": {"type": "string"}}),
+            **doc.refusals(404),
+        },
+    )
+    def player_page(display_id: doc.DisplayId) -> Response[str]:
         known_ids(display=display_id)
         if deps.registry.display(display_id) is None:
             raise NotFoundError(f"unknown display {display_id}")
         html = package_text("player.html")
         return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
 
-    @router.get("/static/creatives/<name>")
-    def creative(name: str) -> Response[str]:
+    @router.get(
+        "/static/creatives/<name>",
+        summary="A creative shipped with the ad server (the seed catalog's images).",
+        tags=["pages"],
+        responses={
+            **doc.answers(200, "The creative.", other={"image/svg+xml": {"type": "string"}}),
+            **doc.refusals(404),
+        },
+    )
+    def creative(name: doc.CreativeName) -> Response[str]:
         path = PACKAGE_DIR / "static" / "creatives" / name
         if not CREATIVE_NAME.match(name) or not path.is_file():
             raise NotFoundError(f"no creative {name}")
@@ -251,10 +402,6 @@ def page_routes(deps: AdServerDependencies) -> Router:
         return Response(
             200, "image/svg+xml", package_text(f"static/creatives/{name}"), cache_control
         )
-
-    @router.get("/openapi.yaml")
-    def openapi() -> Response[str]:
-        return Response(200, "application/yaml", package_text("openapi.yaml"))
 
     return router
 
@@ -330,9 +477,8 @@ def camera_observations(
 
 
 def _int_query(
-    router: Router, name: str, *, default: int, minimum: int, maximum: int | None = None
+    name: str, raw: str | None, *, default: int, minimum: int, maximum: int | None = None
 ) -> int:
-    raw = router.current_event.get_query_string_value(name)
     if raw is None or raw == "":
         return default
     if not ASCII_INTEGER.match(raw):

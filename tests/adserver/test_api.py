@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -235,7 +236,7 @@ def test_report_as_svg(stack: Stack) -> None:
     [
         ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z", None, 401),
         ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z", DISPLAY_1, 403),
-        ("from=2024-06-05T00:00:00Z", OPERATOR, 400),
+        ("from=2024-06-05T00:00:00Z", OPERATOR, 422),  # Powertools: a required parameter
         ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=gif", OPERATOR, 400),
         ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=png", OPERATOR, 400),
         ("from=2024-06-06T00:00:00Z&to=2024-06-05T00:00:00Z", OPERATOR, 400),
@@ -333,5 +334,15 @@ def test_unknown_pages_are_404(stack: Stack, path: str) -> None:
 
 
 def test_openapi_is_served(stack: Stack) -> None:
-    status, _, body = call(stack, "GET", "/openapi.yaml")
-    assert status == 200 and b"/v1/displays/{id}/next-ad" in body
+    status, _, body = call(stack, "GET", "/openapi.json")
+    assert status == 200 and "/v1/displays/{display_id}/next-ad" in json.loads(body)["paths"]
+
+
+def test_docs_page_carries_its_own_swagger_ui(stack: Stack) -> None:
+    # GIVEN the interactive page WHEN fetched THEN it is HTML with Swagger UI inlined and
+    # nothing fetched from another host (a store network may block CDNs)
+    status, headers, body = call(stack, "GET", "/docs")
+    page = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "SwaggerUIBundle" in page and "/v1/displays/{display_id}/next-ad" in page
+    assert not re.search(r"""(src|href)=['"]https?://""", page)

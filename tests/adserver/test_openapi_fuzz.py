@@ -29,7 +29,7 @@ def test_no_server_errors_for_any_generated_request(
             [
                 str(command),
                 "run",
-                f"{server.url}/openapi.yaml",
+                f"{server.url}/openapi.json",
                 "--checks",
                 "not_a_server_error",
                 "--header",

@@ -1,18 +1,20 @@
 """Hourly rollups: what reports read instead of raw observations.
 
 One record per store and hour holds, for each camera and audience bucket, the people
-(tracks, i.e. opportunities to see) who arrived in that hour, the watchers among them,
-the sums and histograms of their dwell and looking seconds, and, for each display and
-bucket, the impressions played and their seconds. Records are kept up to date as events
-happen: the tracker adds a person when their track closes, the ad server adds a play when
-its impression arrives (see ``lambdas.tracker.store`` and ``adserver.impressions``, which
-write each increment in one transaction with the track or impression it counts, so a
-retried write never counts twice). A month of a store is 744 records, whatever the traffic.
+(tracks, i.e. opportunities to see) who arrived in that hour, the watchers among them and
+the histograms of their dwell and looking seconds, and, for each display and bucket, the
+impressions played and their seconds. Records are kept up to date as events happen: the
+tracker adds a person when their track closes, the ad server adds a play when its
+impression arrives (``lambdas.tracker.store``, ``adserver.impressions``), each in one
+DynamoDB transaction with the track or impression it counts, so a retried write never
+counts twice. A month of a store is 744 records, whatever the traffic.
 
-An increment's counters are top-level number attributes named ``measure|place|bucket``
-(``people|cam-1|adult/female``, ``dwell#3|cam-1|adult/female``), so DynamoDB's ``ADD``
-updates each one atomically, however many writers there are. Nothing per person is kept:
-a person becomes +1 in counters shared with everyone of their bucket in that hour.
+A record's cells are one JSON attribute, ``{"place|bucket": [counts...]}`` (``CELL_FIELDS``),
+updated with optimistic locking (a ``version`` condition) as the play log is: a report
+reads a month of a store as 744 small strings. One counter per attribute (DynamoDB's ADD)
+needed no read before a write, but a month's report then read some 350,000 attributes,
+which took moto 20 s. Nothing per person is kept: a person becomes +1 in counts shared
+with everyone of their bucket in that hour.
 
 Median and p90 are read from the histograms (bins up to ``HISTOGRAM_EDGES_S``), linearly
 interpolated inside a bin, so they are accurate to within one bin's width.
@@ -21,11 +23,11 @@ interpolated inside a bin, so they are accurate to within one bin's width.
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Key
@@ -40,11 +42,18 @@ HISTOGRAM_EDGES_S: tuple[float, ...] = (
     0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0,
     600.0,
 )  # fmt: skip
-PEOPLE, WATCHERS, DWELL_S, LOOKING_S = "people", "watchers", "dwell_s", "looking_s"
-DWELL_BIN, LOOKING_BIN = "dwell#", "looking#"
-IMPRESSIONS, PLAY_S = "impressions", "play_s"
+BINS = len(HISTOGRAM_EDGES_S) + 1
+# A cell's counts, in this order; trailing zeros are left out of the stored JSON.
+PEOPLE, WATCHERS, IMPRESSIONS, PLAY_S = 0, 1, 2, 3
+DWELL_BINS = 4  # BINS counts from here
+LOOKING_BINS = DWELL_BINS + BINS
+CELL_FIELDS = LOOKING_BINS + BINS
 SEPARATOR = "|"
 DEFAULT_RETENTION_DAYS = 400
+# Writers of one store-hour that race: each retries its read-modify-write this often.
+WRITE_ATTEMPTS = 8
+
+CellKey = tuple[str, str]  # (place, bucket): a camera's people or a display's plays
 
 
 def hour_of(ms: int) -> int:
@@ -56,17 +65,13 @@ def histogram_bin(seconds: float) -> int:
     return bisect.bisect_left(HISTOGRAM_EDGES_S, max(seconds, 0.0))
 
 
-def counter_name(measure: str, place: str, bucket: str) -> str:
-    return SEPARATOR.join((measure, place, bucket))
-
-
 @dataclass(frozen=True)
 class RollupIncrement:
-    """What one event adds to one store-hour record: counter name -> amount."""
+    """What one event adds to one store-hour record: cell -> {field index: amount}."""
 
     store: str
     hour_ms: int
-    counters: Mapping[str, int | float]
+    cells: Mapping[CellKey, Mapping[int, float]]
 
 
 def track_increment(track: Track, watcher_looking_s: float) -> RollupIncrement:
@@ -74,43 +79,65 @@ def track_increment(track: Track, watcher_looking_s: float) -> RollupIncrement:
     store, _, camera = track.camera.partition("/")
     # adserver.catalog.bucket_name's spelling, without its imports: the tracker ships this.
     bucket = f"{track.age_band}/{track.gender}"
-    watcher = track.looking_s >= watcher_looking_s
-    counters: dict[str, int | float] = {
-        counter_name(PEOPLE, camera, bucket): 1,
-        counter_name(WATCHERS, camera, bucket): int(watcher),
-        counter_name(DWELL_S, camera, bucket): round(track.dwell_s, 3),
-        counter_name(LOOKING_S, camera, bucket): round(track.looking_s, 3),
-        counter_name(f"{DWELL_BIN}{histogram_bin(track.dwell_s)}", camera, bucket): 1,
-        counter_name(f"{LOOKING_BIN}{histogram_bin(track.looking_s)}", camera, bucket): 1,
+    counts = {
+        PEOPLE: 1.0,
+        WATCHERS: float(track.looking_s >= watcher_looking_s),
+        DWELL_BINS + histogram_bin(track.dwell_s): 1.0,
+        LOOKING_BINS + histogram_bin(track.looking_s): 1.0,
     }
-    return RollupIncrement(store, hour_of(track.started_at_ms), counters)
+    return RollupIncrement(store, hour_of(track.started_at_ms), {(camera, bucket): counts})
 
 
 def impression_increment(
     store: str, display: str, bucket: str, started_at_ms: int, duration_s: float
 ) -> RollupIncrement:
     """A play: +1 impression (and its seconds) for its display and the bucket it was for."""
-    counters: dict[str, int | float] = {
-        counter_name(IMPRESSIONS, display, bucket): 1,
-        counter_name(PLAY_S, display, bucket): round(duration_s, 3),
-    }
-    return RollupIncrement(store, hour_of(started_at_ms), counters)
+    counts = {IMPRESSIONS: 1.0, PLAY_S: duration_s}
+    return RollupIncrement(store, hour_of(started_at_ms), {(display, bucket): counts})
 
 
-def merged(increments: Iterable[RollupIncrement]) -> list[RollupIncrement]:
-    """Increments summed per store-hour (for a backlog written at once)."""
-    sums: dict[tuple[str, int], dict[str, int | float]] = defaultdict(dict)
+def added(cells: Mapping[str, list[float]], increment: RollupIncrement) -> dict[str, list[float]]:
+    """A record's cells (as stored) with ``increment`` added."""
+    updated = {key: list(counts) for key, counts in cells.items()}
+    for (place, bucket), counts in increment.cells.items():
+        row = updated.setdefault(f"{place}{SEPARATOR}{bucket}", [])
+        for index, amount in counts.items():
+            if len(row) <= index:
+                row.extend([0] * (index + 1 - len(row)))
+            row[index] = _number(row[index] + amount)
+    return updated
+
+
+def merged(increments: Iterable[RollupIncrement]) -> dict[tuple[str, int], dict[str, list[float]]]:
+    """Increments summed per (store, hour) into stored cells (for a backlog at once)."""
+    records: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(dict)
     for increment in increments:
-        counters = sums[(increment.store, increment.hour_ms)]
-        for name, amount in increment.counters.items():
-            counters[name] = counters.get(name, 0) + amount
-    return [RollupIncrement(store, hour, counters) for (store, hour), counters in sums.items()]
+        key = (increment.store, increment.hour_ms)
+        records[key] = added(records[key], increment)
+    return records
+
+
+def _number(value: float) -> float:
+    # Counts stay integers in the JSON; seconds keep three decimals.
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
+def encode_cells(cells: Mapping[str, list[float]]) -> str:
+    return json.dumps(cells, separators=(",", ":"), sort_keys=True)
+
+
+def decode_cells(record: Mapping[str, Any]) -> dict[str, list[float]]:
+    return dict(json.loads(str(record.get("cells") or "{}")))
 
 
 class RollupReader(Protocol):
     def hours(self, store: str, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
         """The store's records of the hours that overlap [from_ms, to_ms), oldest first."""
         ...
+
+
+class RollupContention(RuntimeError):
+    """A store-hour record changed under us on every attempt; the caller may retry."""
 
 
 class DynamoRollups:
@@ -125,51 +152,70 @@ class DynamoRollups:
     def table(self) -> Any:
         return self._table
 
-    def update_request(self, increment: RollupIncrement) -> dict[str, Any]:
-        """The UpdateItem arguments that add ``increment`` (also a transaction's Update)."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {
-            ":hour_ms": increment.hour_ms,
-            ":expires": increment.hour_ms // 1000 + self._retention_s,
-        }
-        additions = []
-        for index, (name, amount) in enumerate(sorted(increment.counters.items())):
-            names[f"#c{index}"] = name
-            values[f":c{index}"] = Decimal(str(amount))
-            additions.append(f"#c{index} :c{index}")
-        return {
-            "TableName": self._table.name,
-            "Key": {"store": increment.store, "hour": f"{increment.hour_ms:013d}"},
-            "UpdateExpression": "SET hour_ms = :hour_ms, expires_at = :expires ADD "
-            + ", ".join(additions),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-
-    def put_counted(self, table: Any, item: Mapping[str, Any], increment: RollupIncrement) -> bool:
+    def put_counted(
+        self, table: Any, item: Mapping[str, Any] | None, increment: RollupIncrement
+    ) -> bool:
         """Write ``item`` (a track, an impression) to ``table`` and add ``increment`` here, both
         or neither, unless an item with its key (a ``sort_key`` range key) is already there:
-        then nothing is written and False returned, so a retried write never counts twice."""
-        put = {
-            "TableName": table.name,
-            "Item": dict(item),
-            "ConditionExpression": "attribute_not_exists(sort_key)",
-        }
-        try:
-            self._table.meta.client.transact_write_items(
-                TransactItems=[{"Put": put}, {"Update": self.update_request(increment)}]
-            )
-        except ClientError as error:
-            if not _already_written(error):
-                raise
-            return False
-        return True
+        then nothing is written and False returned, so a retried write never counts twice.
+        With no ``item``, only the increment is added."""
+        key = {"store": increment.store, "hour": f"{increment.hour_ms:013d}"}
+        for _ in range(WRITE_ATTEMPTS):
+            current = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            version = int(current["version"]) if current else 0
+            record = {
+                **key,
+                "hour_ms": increment.hour_ms,
+                "cells": encode_cells(added(decode_cells(current or {}), increment)),
+                "version": version + 1,
+                "expires_at": increment.hour_ms // 1000 + self._retention_s,
+            }
+            unchanged = "#version = :version" if current else "attribute_not_exists(#version)"
+            rollup: dict[str, Any] = {
+                "TableName": self._table.name,
+                "Item": record,
+                "ConditionExpression": unchanged,
+                "ExpressionAttributeNames": {"#version": "version"},
+            }
+            if current:
+                rollup["ExpressionAttributeValues"] = {":version": version}
+            writes = [{"Put": rollup}]
+            if item is not None:
+                counted = {
+                    "TableName": table.name,
+                    "Item": dict(item),
+                    "ConditionExpression": "attribute_not_exists(sort_key)",
+                }
+                writes.insert(0, {"Put": counted})
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=writes)
+                return True
+            except ClientError as error:
+                failed = _failed_conditions(error, len(writes))
+                if failed is None:
+                    raise
+                if item is not None and failed[0]:
+                    return False  # written before: already counted
+        raise RollupContention(f"rollup {increment.store} {key['hour']} kept changing")
 
     def add(self, increment: RollupIncrement) -> None:
         """Add one increment on its own (not in a transaction with what it counts)."""
-        request = self.update_request(increment)
-        del request["TableName"]
-        self._table.update_item(**request)
+        self.put_counted(self._table, None, increment)
+
+    def put_hours(self, increments: Iterable[RollupIncrement]) -> None:
+        """Write whole hours at once (a backfill, a benchmark): each replaces its record."""
+        with self._table.batch_writer(overwrite_by_pkeys=["store", "hour"]) as batch:
+            for (store, hour_ms), cells in merged(increments).items():
+                batch.put_item(
+                    Item={
+                        "store": store,
+                        "hour": f"{hour_ms:013d}",
+                        "hour_ms": hour_ms,
+                        "cells": encode_cells(cells),
+                        "version": 1,
+                        "expires_at": hour_ms // 1000 + self._retention_s,
+                    }
+                )
 
     def hours(self, store: str, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
         condition = Key("store").eq(store) & Key("hour").between(
@@ -185,14 +231,19 @@ class DynamoRollups:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _already_written(error: ClientError) -> bool:
-    """Whether a cancelled transaction failed only on its put's "not written yet" check."""
+def _failed_conditions(error: ClientError, writes: int) -> list[bool] | None:
+    """Which writes of a cancelled transaction failed their condition; None when it was
+    cancelled for another reason (throttling, a conflict), which the caller raises."""
     if error.response["Error"]["Code"] != "TransactionCanceledException":
-        return False
-    reasons = error.response.get("CancellationReasons") or []
-    if not reasons:  # moto carries the reasons only in the message
-        return "ConditionalCheckFailed" in str(error)
-    return reasons[0].get("Code") == "ConditionalCheckFailed"
+        return None
+    reasons = error.response.get("CancellationReasons")
+    if reasons:
+        codes = [str(reason.get("Code")) for reason in reasons]
+    else:  # moto carries the reasons only in the message: "... reasons [A, B]"
+        codes = str(error).rsplit("[", 1)[-1].rstrip("]").replace(" ", "").split(",")
+    if len(codes) != writes or any(c not in ("None", "ConditionalCheckFailed") for c in codes):
+        return None
+    return [code == "ConditionalCheckFailed" for code in codes]
 
 
 @dataclass
@@ -205,16 +256,13 @@ class InMemoryRollups:
     def add(self, increment: RollupIncrement) -> None:
         with self._lock:
             key = (increment.store, increment.hour_ms)
-            record = self.records.setdefault(
-                key,
-                {
-                    "store": increment.store,
-                    "hour": f"{increment.hour_ms:013d}",
-                    "hour_ms": increment.hour_ms,
-                },
-            )
-            for name, amount in increment.counters.items():
-                record[name] = record.get(name, 0) + amount
+            current = self.records.get(key, {})
+            self.records[key] = {
+                "store": increment.store,
+                "hour": f"{increment.hour_ms:013d}",
+                "hour_ms": increment.hour_ms,
+                "cells": encode_cells(added(decode_cells(current), increment)),
+            }
 
     def hours(self, store: str, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -228,64 +276,48 @@ class InMemoryRollups:
 # ---------------------------------------------------------------------------- reading
 
 
-@dataclass
 class Cell:
-    """The counters of one place (camera or display) and bucket, summed over any hours."""
+    """The counts of one or more cells summed (``CELL_FIELDS`` of them, in that order)."""
 
-    people: int = 0
-    watchers: int = 0
-    dwell_s: float = 0.0
-    looking_s: float = 0.0
-    dwell_bins: list[int] = field(default_factory=lambda: [0] * (len(HISTOGRAM_EDGES_S) + 1))
-    looking_bins: list[int] = field(default_factory=lambda: [0] * (len(HISTOGRAM_EDGES_S) + 1))
-    impressions: int = 0
-    play_s: float = 0.0
+    __slots__ = ("counts",)
 
-    def add(self, other: Cell) -> None:
-        self.people += other.people
-        self.watchers += other.watchers
-        self.dwell_s += other.dwell_s
-        self.looking_s += other.looking_s
-        self.impressions += other.impressions
-        self.play_s += other.play_s
-        for mine, theirs in (
-            (self.dwell_bins, other.dwell_bins),
-            (self.looking_bins, other.looking_bins),
-        ):
-            for index, count in enumerate(theirs):
-                mine[index] += count
+    def __init__(self, counts: Sequence[float] = ()) -> None:
+        self.counts = [*counts, *[0] * (CELL_FIELDS - len(counts))]
 
-    def count(self, measure: str, amount: float) -> None:
-        """Add a record's counter (``measure`` as in the counter's name)."""
-        if measure == PEOPLE:
-            self.people += int(amount)
-        elif measure == WATCHERS:
-            self.watchers += int(amount)
-        elif measure == DWELL_S:
-            self.dwell_s += amount
-        elif measure == LOOKING_S:
-            self.looking_s += amount
-        elif measure == IMPRESSIONS:
-            self.impressions += int(amount)
-        elif measure == PLAY_S:
-            self.play_s += amount
-        elif measure.startswith(DWELL_BIN):
-            self.dwell_bins[int(measure.removeprefix(DWELL_BIN))] += int(amount)
-        elif measure.startswith(LOOKING_BIN):
-            self.looking_bins[int(measure.removeprefix(LOOKING_BIN))] += int(amount)
+    def add(self, counts: Sequence[float]) -> None:
+        self.counts[: len(counts)] = [a + b for a, b in zip(self.counts, counts, strict=False)]
+
+    @property
+    def people(self) -> int:
+        return int(self.counts[PEOPLE])
+
+    @property
+    def watchers(self) -> int:
+        return int(self.counts[WATCHERS])
+
+    @property
+    def impressions(self) -> int:
+        return int(self.counts[IMPRESSIONS])
+
+    @property
+    def play_s(self) -> float:
+        return float(self.counts[PLAY_S])
+
+    @property
+    def dwell_bins(self) -> list[int]:
+        return [int(c) for c in self.counts[DWELL_BINS:LOOKING_BINS]]
+
+    @property
+    def looking_bins(self) -> list[int]:
+        return [int(c) for c in self.counts[LOOKING_BINS:CELL_FIELDS]]
 
 
-HourCells = dict[tuple[str, str], Cell]  # (place, bucket) -> cell
-
-
-def cells_of(record: Mapping[str, Any]) -> HourCells:
-    """The cells of one store-hour record (a DynamoDB item or an in-memory record)."""
-    cells: HourCells = defaultdict(Cell)
-    for name, amount in record.items():
-        if name.count(SEPARATOR) != 2:
-            continue  # the key, hour_ms, expires_at
-        measure, place, bucket = name.split(SEPARATOR)
-        cells[(place, bucket)].count(measure, float(amount))
+def cells_of(record: Mapping[str, Any]) -> dict[CellKey, list[float]]:
+    """The cells of one store-hour record: (place, bucket) -> its counts (maybe short)."""
+    cells: dict[CellKey, list[float]] = {}
+    for key, counts in decode_cells(record).items():
+        place, _, bucket = key.partition(SEPARATOR)
+        cells[(place, bucket)] = counts
     return cells
 
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from adserver.rollups import hour_of
+from adserver.rollups import Cell, cells_of, hour_of
 from adserver.tracks import Track
 from infra.stack import start_in_background, stop_background
 from lambdas.frame_keys import FrameKey
@@ -80,8 +80,8 @@ def test_observations_become_people_through_the_supervised_stream_poller(stack):
         TableName=outputs.document["rollups_table"],
         Key={"store": {"S": "demo-store"}, "hour": {"S": f"{hour_of(now_ms):013d}"}},
     )["Item"]
-    assert rollup["people|demo-cam-1|young_adult/male"] == {"N": "1"}
-    assert rollup["watchers|demo-cam-1|young_adult/male"] == {"N": "1"}
+    cell = Cell(cells_of({"cells": rollup["cells"]["S"]})[("demo-cam-1", "young_adult/male")])
+    assert (cell.people, cell.watchers) == (1, 1)
 
 
 def test_a_killed_stream_poller_is_replaced_and_nothing_is_counted_twice(stack):

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test lint install clean stack faults bench bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-attention build-TrackerFunction
+.PHONY: demo test lint install clean stack faults bench bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-report bench-attention build-TrackerFunction
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,10 @@ bench-scenes: $(STAMP)
 # merges and the track vote's gender accuracy against single frames (no model, a second).
 bench-tracks: $(STAMP)
 	$(PY) -m adserver.bench_tracks
+
+# A month's store report (4 displays) from the rollups on moto, timed against the 1 s target.
+bench-report: $(STAMP)
+	$(PY) -m adserver.bench_report
 
 # Head yaw and `looking` on validation faces turned by known angles on a head model.
 bench-attention: $(STAMP)

@@ -36,6 +36,7 @@ from adserver.impressions import (
 from adserver.registry import Display, Principal, Registry
 from adserver.report_chart import render_svg
 from adserver.reports import ReportRangeError, build_report, report_range
+from adserver.rollups import InMemoryRollups, RollupReader
 from adserver.settings import AdServerSettings
 from adserver.uploads import UploadRefused, frame_upload_url
 from lambdas.frame_keys import is_valid_id
@@ -43,8 +44,6 @@ from lambdas.observations import MAX_PAGE_LIMIT, Observation, ObservationReader
 
 PACKAGE_DIR = Path(__file__).parent
 CREATIVE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.svg$")
-# A store report reads at most this many observations per camera (about 14 h at 2 fps).
-REPORT_OBSERVATIONS_PER_CAMERA = 100_000
 # Query integers are ASCII digits only: int() would also read "١٢", " 12" or "1_2".
 ASCII_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
 QUERY_INTEGER = "^[0-9]{0,18}$"  # as the document says it: an empty value means the default
@@ -69,6 +68,8 @@ class AdServerDependencies:
     # The ad catalog as of now (S3CatalogSource.get in production).
     catalog: Callable[[], Catalog] = seed_catalog
     impressions: ImpressionStore = field(default_factory=InMemoryImpressionStore)
+    # The hourly rollups that reports read (the impressions store adds plays to them).
+    rollups: RollupReader = field(default_factory=InMemoryRollups)
     # The S3 client that presigns frame uploads (adserver.uploads.signing_client).
     frames_signer: Any = None
 
@@ -255,7 +256,9 @@ def store_routes(deps: AdServerDependencies) -> Router:
 
     @router.get(
         "/v1/stores/<store>/report",
-        summary="Impressions and audience by bucket per hour, as JSON or as an SVG chart.",
+        summary="People, watchers and impressions per hour and bucket, as JSON or SVG.",
+        description="Read from the hourly rollups; cells of fewer people than the"
+        " server's minimum (REPORT_MIN_CELL_COUNT, default 5) are left out.",
         tags=["operators"],
         security=doc.OPERATOR_TOKEN,
         responses={
@@ -301,19 +304,15 @@ def store_routes(deps: AdServerDependencies) -> Router:
         except ReportRangeError as refused:
             raise BadRequestError(refused.reason) from None
         known_ids(store=store)
-        cameras = deps.registry.store_cameras(store)
-        if cameras is None:
+        if deps.registry.store_cameras(store) is None:
             raise NotFoundError(f"unknown store {store}")
-        observations = camera_observations(
-            deps, cameras, from_ms - 1, to_ms, REPORT_OBSERVATIONS_PER_CAMERA
-        )
         document = build_report(
             store,
             from_ms,
             to_ms,
-            deps.impressions.for_store(store, from_ms, to_ms),
-            [observation.to_dict() for observation in observations],
+            deps.rollups.hours(store, from_ms, to_ms),
             deps.catalog().store(store).time_zone,
+            deps.settings.report_min_cell_count,
         )
         if output == "svg":
             return Response(200, "image/svg+xml", render_svg(document))

@@ -110,9 +110,19 @@ class ImpressionRecorded(Documented):
     recorded_at_ms: int
 
 
+class ReportTotals(BaseModel):
+    """The range's figures; dwell and looking quantiles only when it holds enough people."""
+
+    model_config = ConfigDict(extra="allow")
+
+    people: Annotated[int, Field(ge=0, description="Tracks (opportunities to see).")]
+    watchers: Annotated[int, Field(ge=0, description="People who looked for at least 1 s.")]
+    impressions: Annotated[int, Field(ge=0)]
+
+
 class Report(BaseModel):
-    """The JSON report. Only its frame is pinned here: its breakdowns follow the rollups
-    (adserver/reports.py says what each holds)."""
+    """The JSON report, read from the hourly rollups. Only its frame is pinned here
+    (adserver/reports.py says what each breakdown holds)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -120,8 +130,11 @@ class Report(BaseModel):
     from_: Annotated[str, Field(alias="from")]
     to: str
     time_zone: str
+    min_cell_count: Annotated[
+        int, Field(ge=1, description="No hour, bucket or camera of fewer people is shown.")
+    ]
     hours: Annotated[list[dict[str, Any]], Field(description="One entry per hour, store time.")]
-    totals: dict[str, Any]
+    totals: ReportTotals
 
 
 class UploadRequest(Documented):

@@ -15,6 +15,7 @@ from adserver.api import AdServerDependencies, create_app
 from adserver.catalog import S3CatalogSource, seed_catalog
 from adserver.impressions import DynamoImpressionStore
 from adserver.registry import DynamoDBRegistry
+from adserver.rollups import DynamoRollups
 from adserver.settings import AdServerSettings
 from adserver.uploads import signing_client
 from lambdas.observations import ObservationStore
@@ -27,6 +28,7 @@ def get_app() -> APIGatewayHttpResolver:
     """The resolver wired to the real tables, built once per container."""
     settings = AdServerSettings.from_environ()
     dynamodb = boto3.resource("dynamodb")
+    rollups = DynamoRollups(dynamodb.Table(settings.rollups_table))
     catalog = S3CatalogSource(
         boto3.client("s3"),
         settings.catalog_bucket,
@@ -39,7 +41,10 @@ def get_app() -> APIGatewayHttpResolver:
         observations=ObservationStore(dynamodb.Table(settings.observations_table)),
         registry=DynamoDBRegistry(dynamodb.Table(settings.registry_table)),
         catalog=catalog.get,
-        impressions=DynamoImpressionStore(dynamodb.Table(settings.impressions_table)),
+        impressions=DynamoImpressionStore(
+            dynamodb.Table(settings.impressions_table), rollups=rollups
+        ),
+        rollups=rollups,
         frames_signer=signing_client(boto3.session.Session().region_name or "us-east-1"),
     )
     return create_app(deps)

@@ -2,7 +2,7 @@
 plotting library (matplotlib, numpy and fontTools were most of its 192 MB bundle).
 
 Two panels share the hour axis: impressions by the audience bucket they were chosen for,
-and audience sightings by bucket, each a stack of bars per hour with one legend.
+and people (tracks, not face sightings) by bucket, each a stack of bars per hour with one legend.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ BUCKET_COLOURS = (
 )
 PANELS = (
     ("impressions", "Impressions by audience bucket"),
-    ("audience", "Audience (face sightings) by bucket"),
+    ("audience", "People (opportunities to see) by bucket"),
 )
 # Layout in SVG user units (pixels at 100 %).
 BAR_PITCH = 32
@@ -147,5 +147,5 @@ def _nice_ceiling(value: float) -> float:
 
 
 def _seen(report: Mapping[str, Any], bucket: str) -> bool:
-    totals = report["totals"]
-    return bool(totals["impressions"].get(bucket) or totals["audience"].get(bucket))
+    figures = report["by_bucket"].get(bucket, {})
+    return bool(figures.get("impressions") or figures.get("people"))

@@ -1,22 +1,31 @@
-"""Store reports: impressions and audience by bucket per hour (adserver.report_chart draws them).
+"""Store reports: people, watchers, dwell, attention and impressions per hour, read from the
+hourly rollups (``adserver.rollups``), never from raw observations; adserver.report_chart
+draws them.
 
-``impressions`` counts plays (and ``play_s`` their seconds) by the audience
-bucket they were chosen for. ``audience`` counts face sightings by bucket in
-the store's observations: one person seen in ten frames is ten sightings, so
-it measures attention over time rather than distinct people.
+People are tracks (opportunities to see: a person who stood in front of a camera for ten
+seconds is one person, not twenty face sightings), counted in the hour they arrived;
+watchers are those who looked at the screen for at least a second. ``impressions`` counts
+plays (and ``play_s`` their seconds) by the audience bucket they were chosen for.
+
+Small cells are suppressed so no row describes one identifiable person: a cell (an hour,
+bucket or camera) with fewer than ``min_cell_count`` people shows no people, watchers or
+durations, only its plays. The range's totals always give the integer counts of people,
+watchers and impressions, and its dwell and looking quantiles when it holds enough people.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import zip_longest
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adserver.catalog import bucket_name
-from adserver.impressions import Impression
+from adserver.rollups import DWELL_BINS, HOUR_MS, Cell, cells_of, hour_of, quantile
 
-HOUR_MS = 3_600_000
+# A report shows no cell (hour, bucket, camera) of fewer people than this.
+DEFAULT_MIN_CELL_COUNT = 5
 MAX_RANGE_MS = 31 * 24 * HOUR_MS
 # Reports cover 1970 up to a day before Python's last date, so every hour of the range can
 # be written in any store's time zone.
@@ -66,52 +75,141 @@ def build_report(
     store: str,
     from_ms: int,
     to_ms: int,
-    impressions: Iterable[Impression],
-    observations: Iterable[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]],
     time_zone: str = "UTC",
+    min_cell_count: int = DEFAULT_MIN_CELL_COUNT,
 ) -> dict[str, Any]:
-    """The JSON report: one entry per hour in [from, to), hours labelled in the store's zone."""
+    """The JSON report of [from, to) from the store's hourly rollup ``records``: one entry
+    per hour (labelled in the store's zone), then totals and breakdowns by audience bucket,
+    camera and display. A rollup hour counts whole: ``from`` and ``to`` round out to hours."""
     zone = ZoneInfo(time_zone)
-    first_hour = from_ms - from_ms % HOUR_MS
-    hours: dict[int, dict[str, Any]] = {
-        start: {
+    by_hour = {int(record["hour_ms"]): cells_of(record) for record in records}
+    # Each cell's counts hour by hour, summed column-wise once at the end (a month of a store
+    # is some 35,000 of them: adding them one by one took most of the report's time).
+    over_range: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
+    hours: list[dict[str, Any]] = []
+    suppressed = 0
+    for start in range(hour_of(from_ms), to_ms, HOUR_MS):
+        by_bucket_now: dict[str, Cell] = defaultdict(Cell)
+        for (place, bucket), counts in by_hour.get(start, {}).items():
+            over_range[(place, bucket)].append(counts)
+            by_bucket_now[bucket].add(counts[:DWELL_BINS])  # the hour needs no histograms
+        hour_total = _summed(by_bucket_now.values())
+        row: dict[str, Any] = {
             "hour": datetime.fromtimestamp(start / 1000, UTC).astimezone(zone).isoformat(),
+            "people": None,
+            "watchers": None,
             "impressions": {},
             "play_s": {},
             "audience": {},
+            "audience_watchers": {},
         }
-        for start in range(first_hour, to_ms, HOUR_MS)
+        if _shown(hour_total.people, min_cell_count):
+            row["people"], row["watchers"] = hour_total.people, hour_total.watchers
+        else:
+            suppressed += 1
+        for bucket, cell in sorted(by_bucket_now.items()):
+            if cell.impressions:
+                row["impressions"][bucket] = cell.impressions
+                row["play_s"][bucket] = round(cell.play_s, 3)
+            if not cell.people:
+                continue
+            if _shown(cell.people, min_cell_count):
+                row["audience"][bucket] = cell.people
+                row["audience_watchers"][bucket] = cell.watchers
+            else:
+                suppressed += 1
+        hours.append(row)
+    by_bucket: dict[str, list[Cell]] = defaultdict(list)
+    by_camera: dict[str, list[Cell]] = defaultdict(list)
+    by_display: dict[str, list[Cell]] = defaultdict(list)
+    range_cells = {
+        key: Cell([sum(column) for column in zip_longest(*rows, fillvalue=0)])
+        for key, rows in over_range.items()
     }
-
-    def add(row: dict[str, Any], field: str, bucket: str, amount: float) -> None:
-        row[field][bucket] = row[field].get(bucket, 0) + amount
-
-    for impression in impressions:
-        if from_ms <= impression.started_at_ms < to_ms:
-            row = hours[impression.started_at_ms - impression.started_at_ms % HOUR_MS]
-            add(row, "impressions", impression.bucket, 1)
-            add(row, "play_s", impression.bucket, impression.duration_s)
-    for observation in observations:
-        captured = int(observation["captured_at_ms"])
-        if observation.get("status") != "ok" or not from_ms <= captured < to_ms:
-            continue
-        row = hours[captured - captured % HOUR_MS]
-        for face in observation.get("faces") or []:
-            add(row, "audience", bucket_name(face["age_band"], face["gender"]), 1)
-
-    totals: dict[str, dict[str, float]] = {"impressions": {}, "play_s": {}, "audience": {}}
-    for row in hours.values():
-        for field, counts in totals.items():
-            for bucket, amount in row[field].items():
-                counts[bucket] = counts.get(bucket, 0) + amount
+    for (place, bucket), cell in range_cells.items():
+        by_bucket[bucket].append(cell)
+        if cell.people:
+            by_camera[place].append(cell)
+        if cell.impressions:
+            by_display[place].append(cell)
+    totals = _summed(range_cells.values())
+    bucket_cells = {bucket: _summed(cells) for bucket, cells in by_bucket.items()}
+    camera_cells = {camera: _summed(cells) for camera, cells in by_camera.items()}
+    display_cells = {display: _summed(cells) for display, cells in by_display.items()}
+    buckets = {
+        bucket: _figures(cell, min_cell_count) for bucket, cell in sorted(bucket_cells.items())
+    }
+    cameras = {
+        camera: _figures(cell, min_cell_count) for camera, cell in sorted(camera_cells.items())
+    }
+    for figures in cameras.values():
+        del figures["impressions"], figures["play_s"]  # plays belong to displays
+    shown = [
+        _shown(c.people, min_cell_count) for c in (*bucket_cells.values(), *camera_cells.values())
+    ]
+    suppressed += shown.count(False)
     return {
         "store": store,
         "from": _iso(from_ms),
         "to": _iso(to_ms),
         "time_zone": time_zone,
-        "hours": list(hours.values()),
-        "totals": totals,
+        "min_cell_count": min_cell_count,
+        "totals": {
+            "people": totals.people,
+            "watchers": totals.watchers,
+            "impressions": totals.impressions,
+            "play_s": round(totals.play_s, 3),
+            **_durations(totals, min_cell_count),
+        },
+        "hours": hours,
+        "by_bucket": buckets,
+        "by_camera": cameras,
+        "by_display": {
+            display: {"impressions": cell.impressions, "play_s": round(cell.play_s, 3)}
+            for display, cell in sorted(display_cells.items())
+        },
+        "suppressed_cells": suppressed,
     }
+
+
+def _summed(cells: Iterable[Cell]) -> Cell:
+    total = Cell()
+    for cell in cells:
+        total.add(cell.counts)
+    return total
+
+
+def _shown(people: int, min_cell_count: int) -> bool:
+    """Whether a cell of ``people`` may be shown (an empty one says nothing about anyone)."""
+    return people == 0 or people >= min_cell_count
+
+
+def _durations(cell: Cell, min_cell_count: int) -> dict[str, Any]:
+    if cell.people < max(1, min_cell_count):
+        return {"dwell_s": None, "looking_s": None}
+    return {
+        "dwell_s": {
+            "median": quantile(cell.dwell_bins, 0.5),
+            "p90": quantile(cell.dwell_bins, 0.9),
+        },
+        "looking_s": {
+            "median": quantile(cell.looking_bins, 0.5),
+            "p90": quantile(cell.looking_bins, 0.9),
+        },
+    }
+
+
+def _figures(cell: Cell, min_cell_count: int) -> dict[str, Any]:
+    """A bucket's or camera's figures; people, watchers and durations only if shown."""
+    figures: dict[str, Any] = {"impressions": cell.impressions, "play_s": round(cell.play_s, 3)}
+    if _shown(cell.people, min_cell_count):
+        figures.update(
+            people=cell.people, watchers=cell.watchers, **_durations(cell, min_cell_count)
+        )
+    else:
+        figures.update(people=None, watchers=None, dwell_s=None, looking_s=None)
+    return figures
 
 
 def _iso(ms: int) -> str:

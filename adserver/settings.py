@@ -17,6 +17,10 @@ class AdServerSettings(BaseModel):
     registry_table: str = Field(alias="REGISTRY_TABLE", min_length=3)
     frames_bucket: str = Field(alias="FRAMES_BUCKET", min_length=3)
     impressions_table: str = Field("impressions", alias="IMPRESSIONS_TABLE", min_length=3)
+    # Hourly rollups: plays are added to them, reports read them (adserver.rollups).
+    rollups_table: str = Field("rollups", alias="ROLLUPS_TABLE", min_length=3)
+    # A report shows no hour, bucket or camera of fewer people than this.
+    report_min_cell_count: PositiveInt = Field(5, alias="REPORT_MIN_CELL_COUNT")
     # The catalog document; until one is uploaded the shipped seed catalog is served.
     catalog_bucket: str = Field("catalog", alias="CATALOG_BUCKET", min_length=3)
     catalog_key: str = Field("catalog.json", alias="CATALOG_KEY", min_length=1)

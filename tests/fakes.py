@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adserver.rollups import InMemoryRollups, track_increment
+
 
 @dataclass(frozen=True)
 class FakeFace:
@@ -39,3 +41,13 @@ class FakePredictor:
         self.seen_shapes.append(tuple(rgb.shape))
         self.seen_min_face_px.append(min_face_px)
         return list(self.faces)
+
+
+def rollup_records(impressions=(), tracks=(), watcher_looking_s=1.0):
+    """The hourly rollup records that these plays and people add up to (adserver.rollups)."""
+    rollups = InMemoryRollups()
+    for impression in impressions:
+        rollups.add(impression.rollup_increment())
+    for track in tracks:
+        rollups.add(track_increment(track, watcher_looking_s))
+    return [dict(record) for _, record in sorted(rollups.records.items())]

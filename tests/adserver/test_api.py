@@ -16,6 +16,7 @@ from adserver.catalog import seed_catalog
 from adserver.impressions import InMemoryImpressionStore
 from adserver.local_server import http_api_event, response_parts
 from adserver.registry import Display, InMemoryRegistry, Principal
+from adserver.rollups import InMemoryRollups
 from adserver.settings import AdServerSettings
 from adserver.uploads import signing_client
 from infra.local_lambda import LocalLambdaContext
@@ -62,7 +63,8 @@ def stack(s3: Any, bucket_name: str) -> Stack:
     registry.add_display(Display("north-display-1", "north-store", ("north-store/north-cam-1",)))
     clock = Clock()
     observations = InMemoryObservationStore()
-    impressions = InMemoryImpressionStore()
+    rollups = InMemoryRollups()
+    impressions = InMemoryImpressionStore(rollups)
     settings = AdServerSettings(
         OBSERVATIONS_TABLE="obs", REGISTRY_TABLE="reg", FRAMES_BUCKET=bucket_name
     )
@@ -73,6 +75,7 @@ def stack(s3: Any, bucket_name: str) -> Stack:
         clock_ms=clock,
         catalog=seed_catalog,
         impressions=impressions,
+        rollups=rollups,
         frames_signer=signing_client(REGION),
     )
     return Stack(create_app(deps), clock, observations, impressions, bucket_name)
@@ -195,10 +198,12 @@ def play(ad_id: str, started_at_ms: int, bucket: str, duration_s: float = 8) -> 
 
 
 def test_impressions_are_recorded_and_reported_per_hour(stack: Stack) -> None:
-    # GIVEN two plays posted by the display and a senior woman seen by its camera
+    # GIVEN two plays posted by the display (one sent twice) and a senior woman seen by
+    # its camera, in one frame: no track, so no person
     frame_seen(stack, 30_000, SENIOR_WOMAN)
     for body in (
         play("house-welcome", START_MS - 60_000, "none", 10),
+        play("senior-female", START_MS - 20_000, "senior/female"),
         play("senior-female", START_MS - 20_000, "senior/female"),
     ):
         status, _, recorded = call(stack, "POST", IMPRESSIONS, DISPLAY_1, body)
@@ -207,7 +212,7 @@ def test_impressions_are_recorded_and_reported_per_hour(stack: Stack) -> None:
     # WHEN the operator asks for the morning's report
     query = "from=2024-06-05T09:00:00Z&to=2024-06-05T11:00:00Z"
     status, headers, body = call(stack, "GET", f"/v1/stores/demo-store/report?{query}", OPERATOR)
-    # THEN the 09:00 UTC hour (10:00 in London) holds both plays and the sighting
+    # THEN the 09:00 UTC hour (10:00 in London) holds both plays, from the rollups
     report = json.loads(body)
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert report["time_zone"] == "Europe/London"
@@ -215,8 +220,9 @@ def test_impressions_are_recorded_and_reported_per_hour(stack: Stack) -> None:
     assert nine["hour"] == "2024-06-05T10:00:00+01:00"
     assert nine["impressions"] == {"none": 1, "senior/female": 1}
     assert nine["play_s"] == {"none": 10.0, "senior/female": 8.0}
-    assert nine["audience"] == {"senior/female": 1}
+    assert nine["audience"] == {} and nine["people"] == 0
     assert ten["impressions"] == {}
+    assert report["totals"]["impressions"] == 2 and report["totals"]["people"] == 0
 
 
 def test_report_as_svg(stack: Stack) -> None:

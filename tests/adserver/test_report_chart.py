@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from adserver.impressions import Impression
 from adserver.report_chart import PANEL_HEIGHT, render_svg
 from adserver.reports import build_report
+from tests.fakes import rollup_records
 
 T0 = 1_717_779_600_000  # 2024-06-07 17:00 UTC
 HOUR = 3_600_000
@@ -32,7 +33,8 @@ def bars(svg: str) -> dict[str, float]:
 def test_each_hour_has_a_bar_per_bucket_to_scale() -> None:
     # GIVEN three plays for teen/male and one for senior/female in the first of three hours
     plays = [played(5, "teen/male"), played(6, "teen/male"), played(7, "teen/male")]
-    report = build_report("demo-store", T0, T0 + 3 * HOUR, [*plays, played(8, "senior/female")], [])
+    records = rollup_records([*plays, played(8, "senior/female")])
+    report = build_report("demo-store", T0, T0 + 3 * HOUR, records)
     # WHEN the chart is drawn
     svg = render_svg(report)
     # THEN it is one SVG document whose impressions bars stack 3 + 1 on a scale of 4
@@ -49,7 +51,7 @@ def test_each_hour_has_a_bar_per_bucket_to_scale() -> None:
 
 def test_an_empty_report_is_still_a_chart() -> None:
     # GIVEN an hour with no plays and no sightings
-    report = build_report("s", T0, T0 + HOUR, [], [])
+    report = build_report("s", T0, T0 + HOUR, [])
     # WHEN drawn THEN the chart is well formed, with its title and no bars
     root = ET.fromstring(render_svg(report))
     assert root.findtext(f"{SVG}title") == "s: 2024-06-07T17:00:00Z to 2024-06-07T18:00:00Z"
@@ -58,7 +60,7 @@ def test_an_empty_report_is_still_a_chart() -> None:
 
 def test_text_from_the_catalog_is_escaped() -> None:
     # GIVEN a report whose time zone string holds markup (the catalog is operator input)
-    report = build_report("s", T0, T0 + HOUR, [], [])
+    report = build_report("s", T0, T0 + HOUR, [])
     report["time_zone"] = "<script>alert(1)</script>"
     # WHEN drawn THEN the markup is text, not an element
     svg = render_svg(report)

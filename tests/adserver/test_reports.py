@@ -1,4 +1,4 @@
-"""Store report: per-hour impressions and audience by bucket (the chart: test_report_chart)."""
+"""Store report from the hourly rollups: people, watchers, plays, small cells suppressed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import pytest
 
 from adserver.impressions import Impression
 from adserver.reports import ReportRangeError, build_report, report_range
+from adserver.tracks import Track
+from tests.fakes import rollup_records
 
 # 2024-06-07 17:00 UTC = 18:00 in London
 T0 = 1_717_779_600_000
@@ -17,39 +19,39 @@ def played(minute: int, bucket: str, duration_s: float = 8.0) -> Impression:
     return Impression("demo-store", "d1", "x", None, bucket, start, duration_s, start)
 
 
-def seen(minute: int, *buckets: tuple[str, str], status: str = "ok") -> dict:
-    faces = [
-        {
-            "box": [0, 0, 50, 50],
-            "score": 0.9,
-            "age": 40,
-            "age_band": band,
-            "gender": gender,
-            "gender_confidence": 0.9,
-        }
-        for band, gender in buckets
-    ]
-    return {"captured_at_ms": T0 + minute * 60_000, "status": status, "faces": faces}
+def person(minute: int, band: str, gender: str, dwell_s: float, looking_s: float) -> Track:
+    start = T0 + minute * 60_000
+    return Track(
+        "demo-store/cam-1",
+        start,
+        start + int(dwell_s * 1000),
+        band,
+        gender,
+        0.9,
+        9,
+        dwell_s,
+        looking_s,
+    )
 
 
-def test_report_counts_by_hour_and_bucket() -> None:
-    # GIVEN plays and sightings over two hours, plus one play after the range
+def crowd(minute: int, count: int, band: str = "senior", gender: str = "female") -> list[Track]:
+    """``count`` people of one bucket, dwelling 2..(count+1) s, every other one a watcher."""
+    return [person(minute, band, gender, 2.0 + i, 1.5 * (i % 2)) for i in range(count)]
+
+
+def test_report_counts_people_watchers_and_plays_by_hour_and_bucket() -> None:
+    # GIVEN plays over two hours and one after the range; six senior women in the first
+    # hour (three watchers) and two adult men, who are too few to show on their own
     impressions = [
         played(5, "senior/female"),
         played(10, "senior/female", 4),
         played(70, "none", 10),
         played(130, "adult/male"),
     ]
-    observations = [
-        seen(5, ("senior", "female")),
-        seen(6, ("senior", "female"), ("adult", "male")),
-        seen(7, ("teen", "male"), status="rejected"),
-        seen(65),
-    ]
+    tracks = [*crowd(5, 6), *crowd(6, 2, "adult", "male")]
+    records = rollup_records(impressions, tracks)
     # WHEN the report covers [17:00, 19:00) UTC in London time
-    report = build_report(
-        "demo-store", T0, T0 + 2 * HOUR, impressions, observations, "Europe/London"
-    )
+    report = build_report("demo-store", T0, T0 + 2 * HOUR, records, "Europe/London")
     # THEN there are two hourly rows labelled in local time with the counts
     assert [row["hour"] for row in report["hours"]] == [
         "2024-06-07T18:00:00+01:00",
@@ -58,15 +60,37 @@ def test_report_counts_by_hour_and_bucket() -> None:
     first, second = report["hours"]
     assert first["impressions"] == {"senior/female": 2}
     assert first["play_s"] == {"senior/female": 12.0}
-    assert first["audience"] == {"senior/female": 2, "adult/male": 1}
-    assert second == {
-        "hour": "2024-06-07T19:00:00+01:00",
-        "impressions": {"none": 1},
-        "play_s": {"none": 10.0},
-        "audience": {},
-    }
-    assert report["totals"]["impressions"] == {"senior/female": 2, "none": 1}
+    assert (first["people"], first["watchers"]) == (8, 4)
+    assert first["audience"] == {"senior/female": 6}  # the two men are suppressed
+    assert first["audience_watchers"] == {"senior/female": 3}
+    assert second["impressions"] == {"none": 1} and second["people"] == 0
+    # AND the totals are integers over the range, the late play left out
+    totals = report["totals"]
+    assert (totals["people"], totals["watchers"], totals["impressions"]) == (8, 4, 3)
+    assert report["by_display"] == {"d1": {"impressions": 3, "play_s": 22.0}}
+    assert report["by_bucket"]["adult/male"]["people"] is None
+    assert report["suppressed_cells"] == 2  # the men's hour cell and their bucket
     assert (report["from"], report["to"]) == ("2024-06-07T17:00:00Z", "2024-06-07T19:00:00Z")
+
+
+def test_dwell_and_looking_quantiles_come_with_enough_people() -> None:
+    # GIVEN six people dwelling 2..7 s
+    report = build_report("s", T0, T0 + HOUR, rollup_records(tracks=crowd(1, 6)))
+    # THEN the medians and p90s lie in the right histogram bins
+    dwell = report["totals"]["dwell_s"]
+    assert 3.0 <= dwell["median"] <= 5.0 and 5.0 <= dwell["p90"] <= 8.0
+    assert 0.0 <= report["totals"]["looking_s"]["median"] <= 2.0
+    assert report["by_camera"]["cam-1"]["people"] == 6
+
+
+def test_the_minimum_cell_count_is_a_setting() -> None:
+    records = rollup_records(tracks=crowd(1, 3))
+    assert build_report("s", T0, T0 + HOUR, records, min_cell_count=5)["hours"][0]["people"] is None
+    shown = build_report("s", T0, T0 + HOUR, records, min_cell_count=3)
+    assert shown["hours"][0]["people"] == 3 and shown["suppressed_cells"] == 0
+    # AND the range's totals are counts whatever the setting, without durations
+    hidden = build_report("s", T0, T0 + HOUR, records, min_cell_count=5)
+    assert hidden["totals"]["people"] == 3 and hidden["totals"]["dwell_s"] is None
 
 
 def test_range_accepts_iso_and_milliseconds() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,3 +65,27 @@ def close_to(
     seen: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 6
 ) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(seen, expected, strict=True))
+
+
+# Words that would tell a shopper how the camera classified them: band and gender names in
+# any spelling the project uses ("senior/female", "young-adult-female", "young_adult").
+AUDIENCE_WORDS = re.compile(r"\b(child|teen|young[-_ ]?adult|adult|senior|male|female)\b", re.I)
+
+SCREEN_TEXT_JS = """async () => {
+  const parts = [document.body.innerText];
+  for (const element of document.querySelectorAll("#stage *")) {
+    for (const name of ["alt", "title", "aria-label"]) parts.push(element.getAttribute(name) || "");
+    if (element.tagName === "IMG" && /\\.svg(\\?|$)/.test(element.src)) {
+      const source = await (await fetch(element.src)).text();
+      const svg = new DOMParser().parseFromString(source, "image/svg+xml");
+      for (const text of svg.querySelectorAll("text, title, desc")) parts.push(text.textContent);
+    }
+  }
+  return parts.join("\\n");
+}"""
+
+
+def screen_text(page: Any) -> str:
+    """Every text a viewer can see or a screen reader says: the page's, the shown creative's
+    attributes, and the words drawn inside an SVG creative."""
+    return str(page.evaluate(SCREEN_TEXT_JS))

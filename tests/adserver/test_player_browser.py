@@ -10,7 +10,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.adserver.browser import chromium_page, close_to, dominant_colour, hex_colour
+from tests.adserver.browser import (
+    AUDIENCE_WORDS,
+    chromium_page,
+    close_to,
+    dominant_colour,
+    hex_colour,
+    screen_text,
+)
 from tests.adserver.live_server import TOKENS, live_server
 
 SENIOR_WOMAN = {
@@ -44,6 +51,11 @@ def test_player_shows_the_targeted_creative_and_reports_it(tmp_path: Path) -> No
         assert close_to(dominant_colour(shot.read_bytes()), SENIOR_FEMALE_COLOUR)
         assert switch_s < 2.0
         print(f"screen switched {switch_s:.2f} s after the observation")
+        # AND nothing on screen says who the audience is: the creative's words are its
+        # product, with no bucket, band or gender label
+        shown = screen_text(page)
+        assert "Reading glasses" in shown
+        assert not AUDIENCE_WORDS.search(shown), shown
 
         # AND the cut-short default play is recorded as proof of play for the demo store
         page.wait_for_function("Number(document.body.dataset.impressions || 0) >= 1")

@@ -47,6 +47,9 @@ class ScriptedApi:
     answer: dict[str, Any] = field(default_factory=lambda: HOUSE)
     polls: list[int] = field(default_factory=list)  # status of each next-ad answer
     impressions: list[dict[str, Any]] = field(default_factory=list)
+    token_revoked: bool = False
+    impressions_status: int = 201  # what POST impressions answers (503: the API is down)
+    requested: list[str] = field(default_factory=list)  # every GET path, in order
 
 
 @pytest.fixture
@@ -67,13 +70,14 @@ def api() -> Iterator[ScriptedApi]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            state.requested.append(self.path)
             if self.path == "/display/d1":
                 self._send(200, (ADSERVER_DIR / "player.html").read_bytes(), "text/html")
             elif self.path.startswith("/static/creatives/"):
                 path = ADSERVER_DIR / self.path.lstrip("/")
                 self._send(200, path.read_bytes(), "image/svg+xml")
             elif self.path == "/v1/displays/d1/next-ad":
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}" or state.token_revoked:
                     self._send(401, b'{"message": "no"}', "application/json")
                     return
                 body = json.dumps(state.answer).encode()
@@ -88,8 +92,9 @@ def api() -> Iterator[ScriptedApi]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if self.path == "/v1/displays/d1/impressions":
-                state.impressions.append(json.loads(body))
-                self._send(201, body, "application/json")
+                if state.impressions_status == 201:
+                    state.impressions.append(json.loads(body))
+                self._send(state.impressions_status, body, "application/json")
             else:
                 self._send(404, b"{}", "application/json")
 
@@ -147,3 +152,65 @@ def test_player_without_token_says_how_to_open_it(api: ScriptedApi) -> None:
         page.wait_for_selector("body[data-state='error']", timeout=10_000)
         assert "#token=" in page.inner_text("#notice")
         assert api.polls == []
+
+
+SENIOR_MALE = {
+    **SENIOR_FEMALE,
+    "ad_id": "senior-male",
+    "creative_url": "/static/creatives/senior-male.svg",
+    "audience": {"bucket": "senior/male", "faces": 1, "window_s": 10},
+    "reason": "targeted senior/male: campaign senior-male-garden",
+}
+
+
+def test_the_next_creative_is_loaded_while_the_current_one_plays(api: ScriptedApi) -> None:
+    # GIVEN a targeted creative playing its 2 s
+    api.answer = SENIOR_FEMALE
+    with chromium_page() as page:
+        page.goto(f"{api.url}/display/d1#token={TOKEN}")
+        page.wait_for_selector("body[data-ad-id='senior-female']", timeout=10_000)
+        # WHEN the decision changes while it plays
+        api.answer = SENIOR_MALE
+        # THEN the next creative is fetched before the current one ends, and shown after
+        page.wait_for_selector("body[data-preloaded='senior-male']", timeout=3_000)
+        assert page.get_attribute("body", "data-ad-id") == "senior-female"
+        assert "/static/creatives/senior-male.svg" in api.requested
+        page.wait_for_selector("body[data-ad-id='senior-male']", timeout=5_000)
+        fetched = api.requested.count("/static/creatives/senior-male.svg")
+        assert fetched == 1, "the preloaded creative was fetched again"
+
+
+def test_plays_are_kept_until_the_api_has_them(api: ScriptedApi) -> None:
+    # GIVEN an API that cannot record impressions (503)
+    api.answer = SENIOR_FEMALE
+    api.impressions_status = 503
+    with chromium_page() as page:
+        page.goto(f"{api.url}/display/d1#token={TOKEN}")
+        page.wait_for_selector("body[data-ad-id='senior-female']", timeout=10_000)
+        # WHEN a play ends, unsent, and the page is reloaded (a restart, a power cut)
+        kept = "JSON.parse(localStorage.getItem('player-unsent-plays:d1') || '[]').length"
+        page.wait_for_function(f"{kept} >= 1", timeout=5_000)
+        first_play = page.evaluate("JSON.parse(localStorage.getItem('player-unsent-plays:d1'))[0]")
+        api.answer = HOUSE
+        page.reload()
+        # AND the API is back
+        api.impressions_status = 201
+        # THEN the play from before the reload reaches it, and leaves the browser's storage
+        wait_for(lambda: first_play in api.impressions)
+        assert first_play["ad_id"] == "senior-female" and 1.9 <= first_play["duration_s"] <= 2.5
+        page.wait_for_function(f"{kept} == 0", timeout=5_000)
+
+
+def test_a_revoked_token_clears_the_screen_and_says_so(api: ScriptedApi) -> None:
+    with chromium_page() as page:
+        # GIVEN a playing display
+        page.goto(f"{api.url}/display/d1#token={TOKEN}")
+        page.wait_for_selector("body[data-ad-id='house-welcome']", timeout=10_000)
+        # WHEN its token is revoked
+        api.token_revoked = True
+        # THEN no creative is left on screen and the screen says what to do, without the token
+        page.wait_for_selector("body[data-state='refused']", timeout=5_000)
+        assert page.query_selector("#stage > *") is None
+        notice = page.inner_text("#notice")
+        assert "revoked" in notice and "operator" in notice and TOKEN not in notice
+        assert close_to(dominant_colour(page.screenshot()), (0, 0, 0))

@@ -345,6 +345,8 @@ class _Builder:
             "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source,
+            "AWS::Glue::Database": self._glue_database,
+            "AWS::Glue::Table": self._glue_table,
         }
 
     def client(self, service: str) -> Any:
@@ -650,6 +652,18 @@ class _Builder:
             name,
             {"Arn": self.arn("lambda", f"function:{name}")},
         )
+
+    # ------------------------------------------------------------------ Glue
+    def _glue_database(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        database = dict(props["DatabaseInput"])
+        self.client("glue").create_database(DatabaseInput=database)
+        return Resource(logical_id, "AWS::Glue::Database", str(database["Name"]))
+
+    def _glue_table(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        table = dict(props["TableInput"])
+        database = str(props["DatabaseName"])
+        self.client("glue").create_table(DatabaseName=database, TableInput=table)
+        return Resource(logical_id, "AWS::Glue::Table", str(table["Name"]))
 
     def _function_logical_id(self, function_name: str) -> str:
         for function in self.functions.values():

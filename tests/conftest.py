@@ -109,3 +109,16 @@ def moto_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def provision_template(prefix: str) -> Any:
+    """template.yaml provisioned on the active moto mock under a unique stack name."""
+    from infra.provision import provision
+    from infra.template import load_template, translate
+
+    return provision(
+        translate(load_template(), {"Stage": "local"}),
+        boto3.session.Session(region_name=REGION),
+        stack_name=f"{prefix}-{uuid.uuid4().hex[:6]}",
+        parameters={"Stage": "local"},
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import uuid
 
 import boto3
 import pytest
@@ -23,10 +22,8 @@ from adserver.rollups import (
     track_increment,
 )
 from adserver.tracks import Track
-from infra.provision import provision
-from infra.template import load_template, translate
 from lambdas.tracker.store import DynamoTrackStore, InMemoryTrackStore
-from tests.conftest import REGION
+from tests.conftest import REGION, provision_template
 
 HOUR = 1_717_779_600_000  # 2024-06-07 17:00 UTC
 
@@ -52,12 +49,7 @@ def play(display="d1", started_at_ms=HOUR + 120_000, bucket="adult/female"):
 @pytest.fixture
 def tables(aws):
     """The template's tables on moto (tracks, impressions, rollups)."""
-    stack = provision(
-        translate(load_template(), {"Stage": "local"}),
-        boto3.session.Session(region_name=REGION),
-        stack_name=f"rollups-{uuid.uuid4().hex[:6]}",
-        parameters={"Stage": "local"},
-    )
+    stack = provision_template("rollups")
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     return {
         name: dynamodb.Table(stack.outputs[f"{name}TableName"])

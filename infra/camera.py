@@ -1,9 +1,12 @@
 """Camera client: read frames, skip the still ones, upload JPEGs through presigned URLs.
 
-    python -m infra.camera --source 0 --store demo-store --camera demo-cam-1 \\
-        --api http://127.0.0.1:8080 --token CAMERA_TOKEN [--fps 2]
+    CAMERA_TOKEN=... python -m infra.camera --source 0 --store demo-store \\
+        --camera demo-cam-1 --api http://127.0.0.1:8080 [--fps 2]
 
 ``--source`` is a webcam index, a video file or a folder of JPEG/PNG images.
+The camera's token comes from ``CAMERA_TOKEN`` or, against the local stack, from
+its ``.local/outputs.json`` (which also gives ``--api``), never from the command
+line, where any user of the machine could read it in ``ps``.
 For each frame the client asks the API for a short-lived presigned upload
 (``POST /v1/stores/{store}/cameras/{camera}/upload-url``, camera token): a POST
 policy that can write only that frame's key under ``frames/{store}/{camera}/``,
@@ -12,13 +15,15 @@ that differs too little from the last upload is skipped, except that one frame
 every ``--heartbeat-s`` seconds goes up anyway so a person standing still stays
 in the ad server's audience window.
 Network errors and 5xx/429 answers are retried with exponential backoff; a
-refused token or an unknown camera stops the client with one line.
+frame still failing after the last attempt is dropped and the status line says
+why; a refused token or an unknown camera stops the client with one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -34,6 +39,9 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from infra.outputs import DEFAULT_OUTPUTS
+
+TOKEN_ENV = "CAMERA_TOKEN"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 MAX_WIDTH = 1280
 JPEG_QUALITY = 85
@@ -275,12 +283,14 @@ class Stats:
     still: int = 0  # skipped for lack of motion
     retries: int = 0
     dropped: int = 0  # given up after max_attempts
+    last_drop: str = ""  # why the latest dropped frame could not be uploaded
 
     def line(self, elapsed_s: float) -> str:
         rate = self.uploaded / elapsed_s if elapsed_s > 0 else 0.0
+        why = f" (last: {self.last_drop})" if self.dropped else ""
         return (
             f"frames {self.frames} | uploaded {self.uploaded} | no motion {self.still} | "
-            f"retries {self.retries} | dropped {self.dropped} | {rate:.1f} uploads/s"
+            f"retries {self.retries} | dropped {self.dropped}{why} | {rate:.1f} uploads/s"
         )
 
 
@@ -337,9 +347,10 @@ def run(
         for attempt in range(1, max_attempts + 1):
             try:
                 api.put(api.upload_target(int(now * 1000)), jpeg)
-            except RetryableError:
+            except RetryableError as failure:
                 if attempt == max_attempts:
                     stats.dropped += 1
+                    stats.last_drop = f"{failure} after {max_attempts} attempts"
                     break
                 stats.retries += 1
                 sleep(backoff.next_delay())
@@ -378,8 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", required=True, help="store id, e.g. demo-store")
     parser.add_argument("--camera", required=True, help="camera id, e.g. demo-cam-1")
     parser.add_argument("--fps", type=_positive, default=2.0, help="frames per second (default 2)")
-    parser.add_argument("--api", required=True, help="ad server base URL")
-    parser.add_argument("--token", required=True, help="the camera's bearer token")
+    parser.add_argument(
+        "--api", help="ad server base URL (default: the local stack's, from --outputs)"
+    )
+    parser.add_argument(
+        "--outputs",
+        type=Path,
+        default=DEFAULT_OUTPUTS,
+        help="the local stack's outputs, for --api and the camera's token when CAMERA_TOKEN "
+        "is not set (default .local/outputs.json)",
+    )
+    # Refused with a reason rather than unknown: a token on the command line shows in ps.
+    parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument(
         "--motion-threshold",
         type=float,
@@ -395,18 +416,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, stream: TextIO | None = None) -> int:
+def local_stack(outputs: Path) -> dict[str, Any]:
+    """The local stack's outputs document, or {} when there is none (or it is unreadable)."""
+    try:
+        document = json.loads(outputs.read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def camera_credentials(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The API's base URL and the camera's token: --api or the local stack's URL, and
+    CAMERA_TOKEN or the local stack's token for this camera. CameraError says what to set."""
+    if args.token is not None:
+        raise CameraError(
+            f"--token is not accepted (any user can read it in ps): set {TOKEN_ENV} instead"
+        )
+    stack = local_stack(args.outputs)
+    api = args.api or str(stack.get("adserver_url") or "")
+    if not api:
+        raise CameraError(f"--api is required (no local stack outputs at {args.outputs})")
+    if not api.startswith(("http://", "https://")):
+        raise CameraError(f"--api {api}: must be an http:// or https:// URL")
+    token = environ.get(TOKEN_ENV, "")
+    if not token:
+        cameras = stack.get("cameras") or {}
+        token = str((cameras.get(f"{args.store}/{args.camera}") or {}).get("token") or "")
+    if not token:
+        raise CameraError(
+            f"no token for camera {args.store}/{args.camera}: set {TOKEN_ENV} (python -m "
+            f"infra.admin token issue camera ... prints one), or start the local stack, whose "
+            f"{args.outputs.name} has its cameras' tokens"
+        )
+    return api, token
+
+
+def main(
+    argv: list[str] | None = None,
+    stream: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
     args = build_parser().parse_args(argv)
     err = stream or sys.stderr
-    if not args.api.startswith(("http://", "https://")):
-        err.write(f"error: --api {args.api}: must be an http:// or https:// URL\n")
-        return 2
     try:
+        api_url, token = camera_credentials(args, os.environ if environ is None else environ)
         frames = open_source(args.source, args.fps)
     except CameraError as exc:
         err.write(f"error: {exc}\n")
         return 2
-    api = CameraApi(args.api, args.token, args.store, args.camera)
+    api = CameraApi(api_url, token, args.store, args.camera)
     motion = MotionDetector(args.motion_threshold)
     try:
         stats = run(frames, api, args.fps, motion, args.heartbeat_s, Progress(err, time.time))

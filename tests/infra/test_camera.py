@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
@@ -261,15 +262,15 @@ def test_gives_up_on_a_frame_after_max_attempts(fake_api: FakeApi, folder: Path)
     assert stats.uploaded == 3  # the dropped frame was not remembered, so the next one goes
 
 
-def folder_args(folder: Path, api: str, token: str) -> list[str]:
+def folder_args(folder: Path, api: str) -> list[str]:
     """The command line for uploading ``folder`` as camera cam-1 of demo-store."""
     where = f"--source {folder} --store demo-store --camera cam-1"
-    return f"{where} --fps 50 --api {api} --token {token}".split()
+    return f"{where} --fps 50 --api {api} --outputs {folder / 'no-outputs.json'}".split()
 
 
 def test_refused_token_stops_with_one_line(fake_api: FakeApi, folder: Path) -> None:
     stream = io.StringIO()
-    code = main(folder_args(folder, fake_api.url, "wrong"), stream=stream)
+    code = main(folder_args(folder, fake_api.url), stream, {"CAMERA_TOKEN": "wrong"})
     assert code == 1
     assert stream.getvalue().strip().splitlines()[-1] == (
         "error: upload-url: the API refused the camera token (HTTP 401)"
@@ -278,9 +279,50 @@ def test_refused_token_stops_with_one_line(fake_api: FakeApi, folder: Path) -> N
 
 def test_main_uploads_the_folder(fake_api: FakeApi, folder: Path) -> None:
     stream = io.StringIO()
-    code = main(folder_args(folder, fake_api.url, TOKEN), stream=stream)
+    code = main(folder_args(folder, fake_api.url), stream, {"CAMERA_TOKEN": TOKEN})
     assert code == 0
     assert len(fake_api.uploads) == 3
+
+
+def test_the_local_stack_gives_the_api_and_the_cameras_token(
+    fake_api: FakeApi, folder: Path, tmp_path: Path
+) -> None:
+    # GIVEN the local stack's outputs naming the API and demo-store/cam-1's token, no env
+    outputs = tmp_path / "outputs.json"
+    cameras = {"demo-store/cam-1": {"token": TOKEN}, "demo-store/cam-2": {"token": "other"}}
+    outputs.write_text(json.dumps({"adserver_url": fake_api.url, "cameras": cameras}))
+    args = f"--source {folder} --store demo-store --camera cam-1 --fps 50 --outputs {outputs}"
+    # WHEN the client runs with neither --api nor a token on its command line
+    code = main(args.split(), io.StringIO(), {})
+    # THEN it uploads with that camera's token
+    assert code == 0 and len(fake_api.uploads) == 3
+
+
+def test_a_token_on_the_command_line_is_refused(folder: Path) -> None:
+    stream = io.StringIO()
+    code = main([*folder_args(folder, "http://x"), "--token", "t"], stream, {})
+    assert code == 2
+    assert stream.getvalue() == (
+        "error: --token is not accepted (any user can read it in ps): set CAMERA_TOKEN instead\n"
+    )
+
+
+def test_without_a_token_says_where_to_get_one(folder: Path) -> None:
+    stream = io.StringIO()
+    assert main(folder_args(folder, "http://x"), stream, {}) == 2
+    assert stream.getvalue().startswith(
+        "error: no token for camera demo-store/cam-1: set CAMERA_TOKEN"
+    )
+
+
+def test_a_dropped_frame_says_why(fake_api: FakeApi, folder: Path) -> None:
+    # GIVEN an API down for a frame's every attempt
+    fake_api.fail_next = 2
+    api = CameraApi(fake_api.url, TOKEN, "demo-store", "cam-1")
+    # WHEN the folder is uploaded THEN the status line gives the drop's reason
+    stats, _, _ = run_folder(folder, api, max_attempts=2)
+    assert stats.dropped == 1
+    assert "dropped 1 (last: upload-url: HTTP 503 after 2 attempts)" in stats.line(1.0)
 
 
 def test_video_file_source_samples_at_fps(tmp_path: Path) -> None:
@@ -294,7 +336,7 @@ def test_video_file_source_samples_at_fps(tmp_path: Path) -> None:
     assert len(list(open_source(str(path), fps=2))) == 4
 
 
-REQUIRED = "--store s --camera c --api http://x --token t"
+REQUIRED = "--store s --camera c --api http://x"
 
 
 @pytest.mark.parametrize(
@@ -310,7 +352,7 @@ REQUIRED = "--store s --camera c --api http://x --token t"
             "error: --source /no/such/thing: not a webcam index, video file or image folder",
         ),
         (
-            "--source . --store s --camera c --api ftp://x --token t",
+            "--source . --store s --camera c --api ftp://x",
             "error: --api ftp://x: must be an http:// or https:// URL",
         ),
     ],
@@ -318,7 +360,8 @@ REQUIRED = "--store s --camera c --api http://x --token t"
 def test_bad_arguments_print_one_line_and_exit_2(args: str, message: str) -> None:
     # Run as the real command: one line on stderr, exit 2, no traceback.
     command = [sys.executable, "-m", "infra.camera", *args.split()]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    environ = {**os.environ, "CAMERA_TOKEN": "t"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environ)
     assert result.returncode == 2
     assert result.stderr.strip() == message
     assert "Traceback" not in result.stderr

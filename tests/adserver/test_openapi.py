@@ -95,7 +95,7 @@ def documented_model(document: dict[str, Any], method: str, path: str, status: s
 
 def test_answers_are_what_the_document_says(stack: Stack) -> None:
     # GIVEN a face in front of the display, a play, and each route called as documented (the
-    # report, whose breakdowns follow the rollups, is documented by its frame only)
+    # report's breakdowns follow the rollups: its model pins only the frame)
     document = served_document(stack)
     frame_seen(stack, 2000, SENIOR_WOMAN)
     play = {"ad_id": "senior-female", "started_at_ms": START_MS - 20_000, "duration_s": 8}
@@ -111,6 +111,14 @@ def test_answers_are_what_the_document_says(stack: Stack) -> None:
             None,
         ),
         ("post", "/v1/stores/{store}/cameras/{camera}/upload-url", "200", UPLOAD_URL, CAMERA_1, {}),
+        (
+            "get",
+            "/v1/stores/{store}/report",
+            "200",
+            "/v1/stores/demo-store/report?from=2024-06-05T09:00:00Z&to=2024-06-05T11:00:00Z",
+            OPERATOR,
+            None,
+        ),
         ("get", "/health", "200", "/health", None, None),
         ("get", "/v1/displays/{display_id}/next-ad", "401", NEXT_AD, None, None),
     ]

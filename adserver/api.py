@@ -365,7 +365,8 @@ def camera_routes(deps: AdServerDependencies) -> Router:
 
 
 def page_routes(deps: AdServerDependencies) -> Router:
-    """The player page and the shipped creatives (create_app adds the API's description)."""
+    """The player and dashboard pages, their scripts and the shipped creatives (create_app
+    adds the API's description)."""
     router = Router()
 
     @router.get(
@@ -383,6 +384,36 @@ def page_routes(deps: AdServerDependencies) -> Router:
             raise NotFoundError(f"unknown display {display_id}")
         html = package_text("player.html")
         return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+
+    @router.get(
+        "/stores/<store>/dashboard",
+        summary="The store's HTML dashboard; open it with #token=OPERATOR_TOKEN.",
+        description="Its figures come from the report API, which the page calls with the token"
+        " from the URL fragment; charts are drawn by /static/dashboard.js.",
+        tags=["pages"],
+        responses={
+            **doc.answers(200, "The dashboard page.", other={"text/html": {"type": "string"}}),
+            **doc.refusals(404),
+        },
+    )
+    def dashboard_page(store: doc.StoreId) -> Response[str]:
+        known_ids(store=store)
+        if deps.registry.store_cameras(store) is None:
+            raise NotFoundError(f"unknown store {store}")
+        html = package_text("dashboard.html")
+        return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+
+    @router.get(
+        "/static/dashboard.js",
+        summary="The dashboard's chart code (SVG drawn in the page; no CDN).",
+        tags=["pages"],
+        responses=doc.answers(200, "The script.", other={"text/javascript": {"type": "string"}}),
+    )
+    def dashboard_script() -> Response[str]:
+        script = package_text("static/dashboard.js")
+        return Response(
+            200, "text/javascript; charset=utf-8", script, {"Cache-Control": "no-cache"}
+        )
 
     @router.get(
         "/static/creatives/<name>",

@@ -19,6 +19,7 @@ from adserver.catalog import seed_catalog
 from adserver.impressions import InMemoryImpressionStore
 from adserver.local_server import make_request_handler
 from adserver.registry import Display, InMemoryRegistry, Principal
+from adserver.rollups import InMemoryRollups
 from adserver.settings import AdServerSettings
 from lambdas.frame_keys import FrameKey
 from lambdas.observations import InMemoryObservationStore, ok_observation
@@ -36,6 +37,7 @@ class LiveServer:
     url: str
     observations: InMemoryObservationStore
     impressions: InMemoryImpressionStore
+    rollups: InMemoryRollups  # what reports and the dashboard read
 
     def see(self, captured_at_ms: int, *faces: dict[str, Any]) -> None:
         """Record what demo-cam-1 saw, as the inference function would."""
@@ -65,7 +67,8 @@ def seed_registry() -> InMemoryRegistry:
 @contextmanager
 def live_server(frames_signer: Any = None, frames_bucket: str = "frames") -> Iterator[LiveServer]:
     observations = InMemoryObservationStore()
-    impressions = InMemoryImpressionStore()
+    rollups = InMemoryRollups()
+    impressions = InMemoryImpressionStore(rollups)
     deps = AdServerDependencies(
         settings=AdServerSettings(
             OBSERVATIONS_TABLE="obs", REGISTRY_TABLE="reg", FRAMES_BUCKET=frames_bucket
@@ -74,6 +77,7 @@ def live_server(frames_signer: Any = None, frames_bucket: str = "frames") -> Ite
         registry=seed_registry(),
         catalog=seed_catalog,
         impressions=impressions,
+        rollups=rollups,
         frames_signer=frames_signer,
     )
     app = create_app(deps)
@@ -85,7 +89,8 @@ def live_server(frames_signer: Any = None, frames_bucket: str = "frames") -> Ite
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", observations, impressions)
+        url = f"http://127.0.0.1:{server.server_port}"
+        yield LiveServer(url, observations, impressions, rollups)
     finally:
         server.shutdown()
         server.server_close()

@@ -11,14 +11,23 @@ from adserver.audience import audience_from
 NOW_MS = 1_700_000_000_000
 
 
-def face(band: str, gender: str, size: int = 100, score: float = 0.9, conf: float = 0.9) -> dict:
+def face(
+    band: str,
+    gender: str,
+    size: int = 100,
+    score: float = 0.9,
+    conf: float = 0.9,
+    x: int = 10,
+    looking: bool = False,
+) -> dict:
     return {
-        "box": [10, 10, size, size],
+        "box": [x, 10, size, size],
         "score": score,
         "age": 40.0,
         "age_band": band,
         "gender": gender,
         "gender_confidence": conf,
+        "looking": looking,
     }
 
 
@@ -52,34 +61,54 @@ def test_one_senior_woman_is_senior_female() -> None:
 
 
 def test_a_large_close_face_outweighs_two_small_ones() -> None:
-    # GIVEN a 200 px adult man and two 80 px teenage girls in the same frame
+    # GIVEN a 200 px adult man and two 80 px teenage girls in the same frame, apart
     frame = observation(
-        200, face("adult", "male", size=200), face("teen", "female", 80), face("teen", "female", 80)
+        200,
+        face("adult", "male", size=200),
+        face("teen", "female", 80, x=400),
+        face("teen", "female", 80, x=800),
     )
     audience = audience_from([frame], NOW_MS)
     # THEN area wins: 40000 vs 2 x 6400
     assert audience.bucket == "adult/male"
-    assert audience.faces == 3
+    assert (audience.faces, audience.people) == (3, 3)
     assert audience.shares["adult/male"] == pytest.approx(40000 / (40000 + 12800))
 
 
 def test_low_confidence_faces_count_less() -> None:
     sure = face("young_adult", "female", size=100, score=0.95, conf=0.95)
-    unsure = face("young_adult", "male", size=110, score=0.4, conf=0.55)
+    unsure = face("young_adult", "male", size=110, score=0.4, conf=0.55, x=600)
     assert audience_from([observation(0, sure, unsure)], NOW_MS).bucket == "young_adult/female"
 
 
-def test_weight_accumulates_over_frames_in_the_window() -> None:
-    # GIVEN a child seen in one frame and a senior man seen in three frames
-    observations = [
-        observation(900, face("child", "male", size=120)),
-        observation(600, face("senior", "male")),
-        observation(300, face("senior", "male")),
-        observation(100, face("senior", "male")),
+def test_a_person_seen_in_many_frames_counts_once() -> None:
+    # GIVEN a senior man standing in front of the screen for eight frames, and two teenage
+    # girls passing, each seen once, as near and as clear as he is
+    observations = [observation(4000 - 500 * i, face("senior", "male")) for i in range(8)]
+    observations += [
+        observation(1000, face("teen", "female", x=500)),
+        observation(900, face("teen", "female", x=900)),
     ]
+    # WHEN the audience is computed
     audience = audience_from(observations, NOW_MS)
-    assert audience.bucket == "senior/male"
-    assert audience.faces == 1
+    # THEN he is one person against two: counting frames, he would have won eight to two
+    assert audience.people == 3
+    assert audience.bucket == "teen/female"
+
+
+def test_a_person_looking_at_the_screen_counts_more() -> None:
+    # GIVEN two people alike, the second of them looking at the screen
+    frame = observation(100, face("adult", "female"), face("adult", "male", x=600, looking=True))
+    audience = audience_from([frame], NOW_MS)
+    assert audience.bucket == "adult/male"
+    assert audience.shares["adult/male"] == pytest.approx(2 / 3)
+
+
+def test_a_sure_gender_vote_outweighs_an_unsure_one() -> None:
+    # GIVEN a woman read as female at 0.9 in four frames, and a man read once at 0.6
+    observations = [observation(2000 - 500 * i, face("adult", "female")) for i in range(4)]
+    observations.append(observation(100, face("adult", "male", conf=0.6, x=700)))
+    assert audience_from(observations, NOW_MS).bucket == "adult/female"
 
 
 def test_rejected_frames_are_ignored() -> None:

@@ -1,8 +1,9 @@
 """Create a translated CloudFormation template's resources on a moto server.
 
 A small, strict stand-in for CloudFormation: resources are created in dependency order with
-their intrinsic functions resolved, and a resource type it does not know stops provisioning
-with a clear message instead of being skipped silently. Lambda functions and their event
+their intrinsic functions resolved, and a resource type it does not know, or a property of a
+topic, queue, bucket or table that it does not apply, stops provisioning with a clear message
+instead of being skipped silently. Lambda functions and their event
 sources are not created on moto (it would need Docker to run them); they are returned as
 ``LocalFunction`` / ``LocalEventSource`` for the local runtime in infra/stack.py to run.
 """
@@ -366,6 +367,12 @@ class _Builder:
             raise ProvisioningError(
                 f"{logical_id}: {type_} is not supported by the local stack (infra/provision.py)"
             )
+        unapplied = sorted(set(properties) - _APPLIED_PROPERTIES.get(type_, set(properties)))
+        if unapplied:
+            raise ProvisioningError(
+                f"{logical_id}: {type_} {', '.join(unapplied)} not applied by the local stack;"
+                " apply it in infra/provision.py or leave it out of the template"
+            )
         return creator(logical_id, properties)
 
     def generated_name(self, logical_id: str, limit: int = 64) -> str:
@@ -379,7 +386,9 @@ class _Builder:
     def _topic(self, logical_id: str, props: dict[str, Any]) -> Resource:
         name = props.get("TopicName") or self.generated_name(logical_id, 256)
         attributes = {k: str(props[k]) for k in ("KmsMasterKeyId", "DisplayName") if k in props}
-        arn = self.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        arn = self.client("sns").create_topic(Name=name, Attributes=attributes, Tags=_tags(props))[
+            "TopicArn"
+        ]
         return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
 
     def _topic_policy(self, logical_id: str, props: dict[str, Any]) -> Resource:
@@ -423,7 +432,10 @@ class _Builder:
             attributes["SqsManagedSseEnabled"] = _bool_text(props["SqsManagedSseEnabled"])
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        tags = {tag["Key"]: tag["Value"] for tag in _tags(props)}
+        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes, tags=tags)[
+            "QueueUrl"
+        ]
         arn = self.arn("sqs", name)
         self._queues_by_arn[arn] = url
         return Resource(
@@ -457,6 +469,13 @@ class _Builder:
                     ]
                 },
             )
+        if "VersioningConfiguration" in props:
+            s3.put_bucket_versioning(
+                Bucket=name,
+                VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]},
+            )
+        if "Tags" in props:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(props)})
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
@@ -519,6 +538,8 @@ class _Builder:
         for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"):
             if key in props:
                 arguments[key] = props[key]
+        if "Tags" in props:
+            arguments["Tags"] = _tags(props)
         if "SSESpecification" in props:
             arguments["SSESpecification"] = {
                 "Enabled": bool(props["SSESpecification"].get("SSEEnabled", False))
@@ -535,6 +556,13 @@ class _Builder:
             dynamodb.update_time_to_live(
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        recovery = props.get("PointInTimeRecoverySpecification")
+        if recovery:
+            enabled = _is_true(recovery.get("PointInTimeRecoveryEnabled", False))
+            dynamodb.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": enabled},
             )
         attributes = {"Arn": table["TableArn"]}
         if "LatestStreamArn" in table:
@@ -709,6 +737,54 @@ class _Builder:
             )
         )
         return Resource(logical_id, "AWS::Lambda::EventSourceMapping", logical_id)
+
+
+# What the creators above apply, per type, for the types whose settings matter to what the
+# stack keeps (retention, encryption, recovery, tags for cost). A property of these types
+# that is not listed stops provisioning instead of being dropped without a word.
+_APPLIED_PROPERTIES: dict[str, set[str]] = {
+    "AWS::SNS::Topic": {"TopicName", "KmsMasterKeyId", "DisplayName", "Tags"},
+    "AWS::SQS::Queue": {
+        "QueueName",
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+        "MaximumMessageSize",
+        "SqsManagedSseEnabled",
+        "RedrivePolicy",
+        "Tags",
+    },
+    "AWS::S3::Bucket": {
+        "BucketName",
+        "BucketEncryption",
+        "VersioningConfiguration",
+        "Tags",
+        "PublicAccessBlockConfiguration",
+        "OwnershipControls",
+        "LifecycleConfiguration",
+        "NotificationConfiguration",
+    },
+    "AWS::DynamoDB::Table": {
+        "TableName",
+        "AttributeDefinitions",
+        "KeySchema",
+        "BillingMode",
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "ProvisionedThroughput",
+        "SSESpecification",
+        "StreamSpecification",
+        "TimeToLiveSpecification",
+        "PointInTimeRecoverySpecification",
+        "Tags",
+    },
+}
+
+
+def _tags(props: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A resource's CloudFormation Tags as the Key/Value list the APIs take."""
+    return [{"Key": str(tag["Key"]), "Value": str(tag["Value"])} for tag in props.get("Tags", [])]
 
 
 def _as_statements(value: Any) -> list[dict[str, Any]]:

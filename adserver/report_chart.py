@@ -7,6 +7,7 @@ and people (tracks, not face sightings) by bucket, each a stack of bars per hour
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -29,13 +30,18 @@ BUCKET_COLOURS = (
 )
 PANELS = (
     ("impressions", "Impressions by audience bucket"),
-    ("audience", "People (opportunities to see) by bucket"),
+    ("audience", "People (opportunities to see) by bucket; cells under the minimum left out"),
 )
 # Layout in SVG user units (pixels at 100 %).
 BAR_PITCH = 32
-MARGIN_LEFT, MARGIN_TOP, LEGEND_WIDTH = 60, 40, 150
-PANEL_HEIGHT, PANEL_GAP, AXIS_LABELS_HEIGHT = 220, 50, 70
-MIN_PLOT_WIDTH = 360
+MARGIN_LEFT, MARGIN_TOP, LEGEND_WIDTH = 60, 56, 150
+PANEL_HEIGHT, PANEL_GAP, AXIS_LABELS_HEIGHT = 220, 50, 90
+# A month is 744 hours: past this width bars narrow instead of the chart growing, and the
+# hour labels thin out to every 2nd, 3rd, ... 24th hour.
+MIN_PLOT_WIDTH, MAX_PLOT_WIDTH = 360, 1200
+MIN_LABEL_PITCH = 12
+DATE_LABEL_WIDTH = 64  # "2024-06-07" at 10 px
+LABEL_STEPS = (1, 2, 3, 4, 6, 12, 24, 48, 72, 96, 168)
 
 
 def render_svg(report: Mapping[str, Any]) -> str:
@@ -43,11 +49,16 @@ def render_svg(report: Mapping[str, Any]) -> str:
     hours: Sequence[Mapping[str, Any]] = report["hours"]
     buckets = [b for b in (*ALL_BUCKETS, NO_AUDIENCE) if _seen(report, b)]
     colour = dict(zip((*ALL_BUCKETS, NO_AUDIENCE), BUCKET_COLOURS, strict=True))
-    plot_width = max(MIN_PLOT_WIDTH, BAR_PITCH * len(hours))
+    plot_width = min(MAX_PLOT_WIDTH, max(MIN_PLOT_WIDTH, BAR_PITCH * len(hours)))
     pitch = plot_width / max(1, len(hours))
     width = MARGIN_LEFT + plot_width + LEGEND_WIDTH
     height = MARGIN_TOP + 2 * PANEL_HEIGHT + PANEL_GAP + AXIS_LABELS_HEIGHT
     title = f"{report['store']}: {report['from']} to {report['to']}"
+    totals = report["totals"]
+    summary = (
+        f"people {totals['people']}, watchers {totals['watchers']},"
+        f" impressions {totals['impressions']}"
+    )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
         f'viewBox="0 0 {width:.0f} {height}" font-family="sans-serif" font-size="11">',
@@ -55,21 +66,38 @@ def render_svg(report: Mapping[str, Any]) -> str:
         f'<rect width="{width:.0f}" height="{height}" fill="#fff"/>',
         f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="13">'
         f"{escape(title)}</text>",
+        f'<text x="{width / 2:.0f}" y="32" text-anchor="middle">Totals: {escape(summary)}</text>',
     ]
     for panel, (field, panel_title) in enumerate(PANELS):
         top = MARGIN_TOP + panel * (PANEL_HEIGHT + PANEL_GAP)
         parts += _panel(hours, field, panel_title, buckets, colour, top, plot_width, pitch)
     axis_y = MARGIN_TOP + 2 * PANEL_HEIGHT + PANEL_GAP
+    every = next((n for n in LABEL_STEPS if n * pitch >= MIN_LABEL_PITCH), LABEL_STEPS[-1])
+    days_every, day = max(1, math.ceil(DATE_LABEL_WIDTH / (24 * pitch))), 0
     for index, row in enumerate(hours):
         x = MARGIN_LEFT + (index + 0.5) * pitch
-        parts.append(
-            f'<text x="{x:.1f}" y="{axis_y + 8}" font-size="9" text-anchor="end" '
-            f'transform="rotate(-90 {x:.1f} {axis_y + 8})" dy="3">'
-            f"{escape(row['hour'][11:16])}</text>"
-        )
+        if index % every == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{axis_y + 8}" font-size="9" text-anchor="end" '
+                f'transform="rotate(-90 {x:.1f} {axis_y + 8})" dy="3">'
+                f"{escape(row['hour'][11:16])}</text>"
+            )
+        if index == 0 or row["hour"][11:13] == "00":  # each day starts with a tick
+            left = MARGIN_LEFT + index * pitch
+            parts.append(
+                f'<line x1="{left:.1f}" y1="{axis_y}" x2="{left:.1f}" y2="{axis_y + 52}" '
+                f'stroke="#999"/>'
+            )
+            if day % days_every == 0:  # and with its date, where dates do not overlap
+                parts.append(
+                    f'<text x="{left + 2:.1f}" y="{axis_y + 50}" font-size="10">'
+                    f"{escape(row['hour'][:10])}</text>"
+                )
+            day += 1
+    dates = f"{hours[0]['hour'][:10]} to {hours[-1]['hour'][:10]}" if hours else ""
     parts.append(
         f'<text x="{MARGIN_LEFT + plot_width / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-        f"hour ({escape(str(report['time_zone']))})</text>"
+        f"hour ({escape(str(report['time_zone']))}), {escape(dates)}</text>"
     )
     legend_x = MARGIN_LEFT + plot_width + 16
     for index, bucket in enumerate(buckets):

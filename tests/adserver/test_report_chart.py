@@ -66,3 +66,24 @@ def test_text_from_the_catalog_is_escaped() -> None:
     svg = render_svg(report)
     assert not list(ET.fromstring(svg).iter(f"{SVG}script"))
     assert re.search(r"hour \(&lt;script&gt;", svg)
+
+
+def test_a_month_is_a_bounded_chart_with_dates_and_totals() -> None:
+    # GIVEN a 31-day report with one play a day
+    month = 31 * 24 * HOUR
+    plays = [played(day * 24 * 60 + 30, "teen/male") for day in range(31)]
+    report = build_report("demo-store", T0, T0 + month, rollup_records(plays))
+    # WHEN drawn
+    root = ET.fromstring(render_svg(report))
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    # THEN it is at most 1,410 px wide (not 32 px per hour), every other day's date is on
+    # the axis (all of them would overlap), the axis names the dates it covers, and the
+    # title line gives the totals
+    assert float(root.attrib["width"]) <= 60 + 1200 + 150
+    dates = [t for t in texts if re.fullmatch(r"2024-\d\d-\d\d", t)]
+    assert dates[:3] == ["2024-06-07", "2024-06-09", "2024-06-11"] and len(dates) == 16
+    assert any(t.startswith("hour (UTC), 2024-06-07 to 2024-07-08") for t in texts)
+    assert "Totals: people 0, watchers 0, impressions 31" in texts
+    # AND the hour labels thin out so they do not overlap
+    hour_labels = [t for t in texts if re.fullmatch(r"\d\d:\d\d", t)]
+    assert 31 <= len(hour_labels) <= 744 // 3

@@ -53,6 +53,7 @@
   // The axis maximum: at least 5 and the value, close above it, with round fifths.
   function niceMax(value) {
     if (value <= 5) return 5;
+    if (value <= 10) return 10;  // counts: fifths of 2, never 1.2
     const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
     for (const step of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) {
       if (step * magnitude >= value) return step * magnitude;

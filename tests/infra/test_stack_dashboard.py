@@ -1,0 +1,105 @@
+"""The whole audience path on the local stack: observations -> tracker (stream poller) ->
+rollups <- plays; the report API and the dashboard in headless chromium read them."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from infra.stack import start_in_background, stop_background
+from lambdas.frame_keys import FrameKey
+from lambdas.observations import ObservationStore, ok_observation
+from tests.adserver.browser import chromium_page
+from tests.infra.test_stream_poller import face
+
+pytestmark = pytest.mark.stack
+PEOPLE, PLAYS = 6, 3
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("dashboard-stack")
+    process, outputs = start_in_background(run_dir, extra_args=("--workers", "1"))
+    yield outputs
+    stop_background(process)
+
+
+def people_pass(outputs, start_ms: int, people: int) -> None:
+    """``people`` people pass demo-cam-1 one after another, each seen in four frames."""
+    dynamodb = boto3.resource(
+        "dynamodb",
+        endpoint_url=outputs.endpoint_url,
+        region_name=outputs.document["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    store = ObservationStore(dynamodb.Table(outputs.document["observations_table"]))
+    frames = [
+        (start_ms + 6000 * p + 500 * k, [face(looking=p % 2 == 0)])
+        for p in range(people)
+        for k in range(4)
+    ]
+    frames.append((start_ms + 6000 * people + 10_000, []))  # nobody: the last one has left
+    for at_ms, faces in frames:
+        frame = FrameKey("demo-store", "demo-cam-1", at_ms)
+        store.put(ok_observation(frame, faces, processed_at_ms=at_ms + 100, model_version="m"))
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_people_and_plays_reach_the_report_and_the_dashboard(stack, tmp_path: Path) -> None:
+    outputs = stack
+    now_ms = time.time_ns() // 1_000_000
+    start_ms = now_ms - 120_000
+    # GIVEN six people passing the demo camera, three of them looking, and three plays
+    people_pass(outputs, start_ms, PEOPLE)
+    display = outputs.display("demo-display-1")
+    for index in range(PLAYS):
+        play = {
+            "ad_id": "house-welcome",
+            "started_at_ms": start_ms + 8000 * index,
+            "duration_s": 8.0,
+        }
+        answer = requests.post(
+            f"{outputs.adserver_url}/v1/displays/demo-display-1/impressions",
+            json=play,
+            headers={"Authorization": f"Bearer {display['token']}"},
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+    # WHEN the operator reads the report of the last hours (the tracker runs on its own)
+    from_ms, to_ms = start_ms - 3_600_000, now_ms + 3_600_000
+    query = {"from": iso(from_ms), "to": iso(to_ms)}
+    operator = {"Authorization": f"Bearer {outputs.operator_token}"}
+    deadline, totals = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        report = requests.get(
+            f"{outputs.adserver_url}/v1/stores/demo-store/report",
+            params=query,
+            headers=operator,
+            timeout=10,
+        ).json()
+        totals = report["totals"]
+        if totals["people"] == PEOPLE:
+            break
+        time.sleep(0.5)
+    # THEN it counts each person once, the watchers among them and the plays
+    assert (totals["people"], totals["watchers"], totals["impressions"]) == (PEOPLE, 3, PLAYS)
+    # AND the dashboard shows the same in headless chromium
+    with chromium_page(1280, 900) as page:
+        page.goto(
+            f"{outputs.adserver_url}/stores/demo-store/dashboard#token={outputs.operator_token}"
+            f"&from={query['from']}&to={query['to']}"
+        )
+        page.wait_for_selector("body[data-state='ready']", timeout=20_000)
+        cards = page.inner_text("#totals")
+        assert f"People (opportunities to see)\n{PEOPLE}" in cards
+        assert f"Impressions\n{PLAYS}" in cards
+        page.screenshot(path=str(tmp_path / "stack-dashboard.png"), full_page=True)

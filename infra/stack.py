@@ -722,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  moto endpoint  {outputs['endpoint_url']}\n"
                 f"  frames bucket  {outputs['frames_bucket']}\n"
                 f"  ad server      {outputs['adserver_url']}\n"
+                f"  API docs       {outputs['adserver_url']}/docs\n"
                 f"  outputs        {options.outputs_path}\n"
                 f"  logs           {outputs['logs_dir']}\n"
                 "A worker that dies or hangs is replaced. Ctrl-C stops everything;"

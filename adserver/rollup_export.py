@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as missing:
             print(f"rollup_export: no --table, and {missing}", file=sys.stderr)
             return 2
-        dynamodb, s3 = _local_clients(outputs)
+        dynamodb, s3 = outputs.resource("dynamodb"), outputs.client("s3")
         table_name = str(outputs.document["rollups_table"])
     records = DynamoRollups(dynamodb.Table(table_name)).hours(args.store, from_ms, to_ms)
     written = write_files(parquet_files(records), args.out, s3)
@@ -174,17 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         totals = duckdb_totals(Path(args.out), args.store, from_ms, to_ms)
         print("DuckDB over the files: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     return 0
-
-
-def _local_clients(outputs: StackOutputs) -> tuple[Any, Any]:
-    """DynamoDB (a resource) and S3 on the local stack's moto server."""
-    options = {
-        "endpoint_url": outputs.endpoint_url,
-        "region_name": str(outputs.document["region"]),
-        "aws_access_key_id": "local",
-        "aws_secret_access_key": "local",
-    }
-    return boto3.resource("dynamodb", **options), boto3.client("s3", **options)
 
 
 if __name__ == "__main__":

@@ -59,10 +59,16 @@ class StackOutputs:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's moto server (local credentials, never real ones)."""
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=str(self.document["region"]),
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return boto3.client(service, **self._connection())
+
+    def resource(self, service: str) -> Any:
+        """A boto3 resource (``dynamodb``, ``s3``) for the stack's moto server."""
+        return boto3.resource(service, **self._connection())
+
+    def _connection(self) -> dict[str, str]:
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": str(self.document["region"]),
+            "aws_access_key_id": "local",
+            "aws_secret_access_key": "local",
+        }

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
@@ -31,14 +30,8 @@ def stack(tmp_path_factory):
 
 def people_pass(outputs, start_ms: int, people: int) -> None:
     """``people`` people pass demo-cam-1 one after another, each seen in four frames."""
-    dynamodb = boto3.resource(
-        "dynamodb",
-        endpoint_url=outputs.endpoint_url,
-        region_name=outputs.document["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    store = ObservationStore(dynamodb.Table(outputs.document["observations_table"]))
+    table = outputs.resource("dynamodb").Table(outputs.document["observations_table"])
+    store = ObservationStore(table)
     frames = [
         (start_ms + 6000 * p + 500 * k, [face(looking=p % 2 == 0)])
         for p in range(people)

@@ -8,7 +8,6 @@ import os
 import signal
 import time
 
-import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -32,14 +31,8 @@ def stack(tmp_path_factory):
 
 def write_person(outputs, camera, start_ms, frames):
     """One person seen in ``frames`` frames at 2 fps, then an empty frame 10 s later."""
-    dynamodb = boto3.resource(
-        "dynamodb",
-        endpoint_url=outputs.endpoint_url,
-        region_name=outputs.document["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    store = ObservationStore(dynamodb.Table(outputs.document["observations_table"]))
+    table = outputs.resource("dynamodb").Table(outputs.document["observations_table"])
+    store = ObservationStore(table)
     times = [start_ms + 500 * i for i in range(frames)] + [start_ms + 10_000 + 500 * frames]
     for index, at_ms in enumerate(times):
         faces = [face(looking=True)] if index < frames else []

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +33,7 @@ from adserver.impressions import (
     InMemoryImpressionStore,
     impression_from_request,
 )
+from adserver.play_audience import PresenceReader, play_audience
 from adserver.registry import Display, Principal, Registry
 from adserver.report_chart import render_svg
 from adserver.reports import ReportRangeError, build_report, report_range
@@ -70,6 +71,8 @@ class AdServerDependencies:
     impressions: ImpressionStore = field(default_factory=InMemoryImpressionStore)
     # The hourly rollups that reports read (the impressions store adds plays to them).
     rollups: RollupReader = field(default_factory=InMemoryRollups)
+    # The tracker's tracks, for the people present during each play (None: not counted).
+    presence: PresenceReader | None = None
     # The S3 client that presigns frame uploads (adserver.uploads.signing_client).
     frames_signer: Any = None
 
@@ -245,6 +248,14 @@ def display_routes(deps: AdServerDependencies) -> Router:
             )
         except ImpressionRejected as rejected:
             raise BadRequestError(rejected.reason) from None
+        if deps.presence is not None:
+            ended_ms = impression.started_at_ms + int(impression.duration_s * 1000)
+            audience = play_audience(
+                deps.presence, display.cameras, impression.started_at_ms, ended_ms
+            )
+            impression = replace(
+                impression, audience_people=audience.people, audience_watchers=audience.watchers
+            )
         deps.impressions.put(impression)
         return Response(201, content_types.APPLICATION_JSON, json.dumps(asdict(impression)))
 

@@ -108,6 +108,8 @@ class ImpressionRecorded(Documented):
     started_at_ms: int
     duration_s: float
     recorded_at_ms: int
+    audience_people: Annotated[int, Field(ge=0, description="People present while it played.")]
+    audience_watchers: Annotated[int, Field(ge=0, description="Watchers among them.")]
 
 
 class ReportTotals(BaseModel):

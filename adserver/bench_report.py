@@ -2,7 +2,8 @@
 
 A store with 4 displays, each watched by its own camera, open 08:00-22:00 every day of a
 31-day month: each camera sees 40-120 people an hour (every audience bucket, dwell and
-looking times drawn per person) and each display plays 450 eight-second creatives an hour.
+looking times drawn per person) and each display plays 450 eight-second creatives an hour
+(12 ads, counted under the display and under the ad, as the impressions store does).
 The people become rollup increments exactly as the tracker makes them (one per track), the
 plays as the impressions store makes them; the month's hours are written to the rollups
 table (from template.yaml) on moto in this process. Then the report of the whole month is
@@ -20,6 +21,7 @@ import random
 import statistics
 import sys
 import time
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +33,11 @@ from adserver.api import AdServerDependencies, create_app
 from adserver.catalog import ALL_BUCKETS, seed_catalog
 from adserver.registry import Display, InMemoryRegistry, Principal
 from adserver.rollups import (
+    AD_PLACE_PREFIX,
+    ALL_BUCKETS_KEY,
     HOUR_MS,
     IMPRESSIONS,
+    PLAY_PEOPLE,
     PLAY_S,
     DynamoRollups,
     RollupIncrement,
@@ -48,6 +53,7 @@ STORE = "bench-store"
 DISPLAYS = 4
 OPEN_HOURS = range(8, 22)
 PLAYS_PER_HOUR = 450
+ADS = 12  # creatives in rotation
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 31
 TARGET_S = 1.0
@@ -82,12 +88,23 @@ def month_of_traffic(rng: random.Random) -> tuple[list[RollupIncrement], int, in
                     increments.append(track_increment(track, watcher_looking_s=1.0))
                     people += 1
                     watchers += looking_s >= 1.0
-                # Plays as the impressions store adds them, summed per bucket for speed.
-                place = f"display-{display}"
-                cells = {
-                    (place, ALL_BUCKETS[bucket]): {IMPRESSIONS: count, PLAY_S: 8.0 * count}
-                    for bucket, count in _split(rng, PLAYS_PER_HOUR, len(ALL_BUCKETS))
-                }
+                # Plays as the impressions store adds them (under the display and under the
+                # ad, with the people present), summed per ad and bucket for speed.
+                display_cells: dict[tuple[str, str], dict[int, float]] = defaultdict(
+                    lambda: defaultdict(float)
+                )
+                ad_cells = len(ALL_BUCKETS) * ADS
+                for cell, count in _split(rng, PLAYS_PER_HOUR, ad_cells):
+                    bucket, ad = ALL_BUCKETS[cell % len(ALL_BUCKETS)], cell // len(ALL_BUCKETS)
+                    present = rng.randint(0, 3 * count)
+                    counts = {IMPRESSIONS: count, PLAY_S: 8.0 * count, PLAY_PEOPLE: present}
+                    for key in (
+                        (f"display-{display}", bucket),
+                        (f"{AD_PLACE_PREFIX}ad-{ad}", ALL_BUCKETS_KEY),
+                    ):
+                        for index, amount in counts.items():
+                            display_cells[key][index] += amount
+                cells = {key: dict(counts) for key, counts in display_cells.items()}
                 increments.append(RollupIncrement(STORE, hour_ms, cells))
                 plays += PLAYS_PER_HOUR
     return increments, people, watchers, plays

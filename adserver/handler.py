@@ -19,6 +19,7 @@ from adserver.rollups import DynamoRollups
 from adserver.settings import AdServerSettings
 from adserver.uploads import signing_client
 from lambdas.observations import ObservationStore
+from lambdas.tracker.store import DynamoTrackStore
 
 logger = Logger(service="adserver")
 
@@ -45,6 +46,11 @@ def get_app() -> APIGatewayHttpResolver:
             dynamodb.Table(settings.impressions_table), rollups=rollups
         ),
         rollups=rollups,
+        presence=(
+            DynamoTrackStore(dynamodb.Table(settings.tracks_table))
+            if settings.tracks_table
+            else None
+        ),
         frames_signer=signing_client(boto3.session.Session().region_name or "us-east-1"),
     )
     return create_app(deps)

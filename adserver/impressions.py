@@ -86,6 +86,9 @@ class Impression:
     started_at_ms: int
     duration_s: float
     recorded_at_ms: int
+    # Who was in front of the display while it played (adserver.play_audience); counts only.
+    audience_people: int = 0
+    audience_watchers: int = 0
 
     @property
     def sort_key(self) -> str:
@@ -95,7 +98,14 @@ class Impression:
 
     def rollup_increment(self) -> RollupIncrement:
         return impression_increment(
-            self.store, self.display, self.bucket, self.started_at_ms, self.duration_s
+            self.store,
+            self.display,
+            self.ad_id,
+            self.bucket,
+            self.started_at_ms,
+            self.duration_s,
+            self.audience_people,
+            self.audience_watchers,
         )
 
 
@@ -317,6 +327,8 @@ def _impression_from_item(item: Mapping[str, Any]) -> Impression:
         started_at_ms=int(item["started_at_ms"]),
         duration_s=float(item["duration_s"]),
         recorded_at_ms=int(item["recorded_at_ms"]),
+        audience_people=int(item.get("audience_people", 0)),
+        audience_watchers=int(item.get("audience_watchers", 0)),
     )
 
 

@@ -22,7 +22,15 @@ from itertools import zip_longest
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adserver.rollups import DWELL_BINS, HOUR_MS, Cell, cells_of, hour_of, quantile
+from adserver.rollups import (
+    AD_PLACE_PREFIX,
+    DWELL_BINS,
+    HOUR_MS,
+    Cell,
+    cells_of,
+    hour_of,
+    quantile,
+)
 
 # A report shows no cell (hour, bucket, camera) of fewer people than this.
 DEFAULT_MIN_CELL_COUNT = 5
@@ -81,7 +89,8 @@ def build_report(
 ) -> dict[str, Any]:
     """The JSON report of [from, to) from the store's hourly rollup ``records``: one entry
     per hour (labelled in the store's zone), then totals and breakdowns by audience bucket,
-    camera and display. A rollup hour counts whole: ``from`` and ``to`` round out to hours."""
+    camera, display and ad (with the audience present during the plays). A rollup hour
+    counts whole: ``from`` and ``to`` round out to hours."""
     zone = ZoneInfo(time_zone)
     by_hour = {int(record["hour_ms"]): cells_of(record) for record in records}
     # Each cell's counts hour by hour, summed column-wise once at the end (a month of a store
@@ -93,7 +102,8 @@ def build_report(
         by_bucket_now: dict[str, Cell] = defaultdict(Cell)
         for (place, bucket), counts in by_hour.get(start, {}).items():
             over_range[(place, bucket)].append(counts)
-            by_bucket_now[bucket].add(counts[:DWELL_BINS])  # the hour needs no histograms
+            if not place.startswith(AD_PLACE_PREFIX):  # a play's second count, by its ad
+                by_bucket_now[bucket].add(counts[:DWELL_BINS])  # the hour needs no histograms
         hour_total = _summed(by_bucket_now.values())
         row: dict[str, Any] = {
             "hour": datetime.fromtimestamp(start / 1000, UTC).astimezone(zone).isoformat(),
@@ -123,11 +133,15 @@ def build_report(
     by_bucket: dict[str, list[Cell]] = defaultdict(list)
     by_camera: dict[str, list[Cell]] = defaultdict(list)
     by_display: dict[str, list[Cell]] = defaultdict(list)
+    by_ad: dict[str, list[Cell]] = defaultdict(list)
     range_cells = {
         key: Cell([sum(column) for column in zip_longest(*rows, fillvalue=0)])
         for key, rows in over_range.items()
     }
-    for (place, bucket), cell in range_cells.items():
+    for (place, bucket), cell in list(range_cells.items()):
+        if place.startswith(AD_PLACE_PREFIX):
+            by_ad[place.removeprefix(AD_PLACE_PREFIX)].append(range_cells.pop((place, bucket)))
+            continue
         by_bucket[bucket].append(cell)
         if cell.people:
             by_camera[place].append(cell)
@@ -166,11 +180,32 @@ def build_report(
         "by_bucket": buckets,
         "by_camera": cameras,
         "by_display": {
-            display: {"impressions": cell.impressions, "play_s": round(cell.play_s, 3)}
-            for display, cell in sorted(display_cells.items())
+            display: _plays(cell, min_cell_count) for display, cell in sorted(display_cells.items())
+        },
+        "by_ad": {
+            ad: _plays(_summed(cells), min_cell_count) for ad, cells in sorted(by_ad.items())
         },
         "suppressed_cells": suppressed,
     }
+
+
+def _plays(cell: Cell, min_cell_count: int) -> dict[str, Any]:
+    """A display's or an ad's plays and the audience present while they played: people and
+    watchers summed over the plays, and people per play (shown when enough were present)."""
+    figures: dict[str, Any] = {
+        "impressions": cell.impressions,
+        "play_s": round(cell.play_s, 3),
+        "audience_people": None,
+        "audience_watchers": None,
+        "people_per_play": None,
+    }
+    if cell.impressions and _shown(cell.play_people, min_cell_count):
+        figures.update(
+            audience_people=cell.play_people,
+            audience_watchers=cell.play_watchers,
+            people_per_play=round(cell.play_people / cell.impressions, 2),
+        )
+    return figures
 
 
 def _summed(cells: Iterable[Cell]) -> Cell:

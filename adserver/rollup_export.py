@@ -31,10 +31,8 @@ import pyarrow.parquet as pq
 
 from adserver.reports import ReportRangeError, report_range
 from adserver.rollups import (
-    DWELL_BINS,
     HOUR_MS,
     IMPRESSIONS,
-    LOOKING_BINS,
     PEOPLE,
     PLAY_S,
     WATCHERS,
@@ -49,12 +47,16 @@ FILE_NAME = "rollups.parquet"
 SCHEMA = pa.schema(
     [
         ("hour", pa.timestamp("ms", tz="UTC")),
-        ("place", pa.string()),  # a camera for people, a display for plays
+        # A camera for people, a display for plays; "ad:{ad_id}" repeats a display's plays
+        # by ad, so store totals sum the rows whose place does not start with "ad:".
+        ("place", pa.string()),
         ("bucket", pa.string()),
         ("people", pa.int64()),
         ("watchers", pa.int64()),
         ("impressions", pa.int64()),
         ("play_s", pa.float64()),
+        ("play_people", pa.int64()),  # people present during the plays, summed over them
+        ("play_watchers", pa.int64()),
         ("dwell_histogram", pa.list_(pa.int64())),  # bins of adserver.rollups
         ("looking_histogram", pa.list_(pa.int64())),
     ]
@@ -81,8 +83,10 @@ def rollup_rows(
                     "watchers": int(cell.counts[WATCHERS]),
                     "impressions": int(cell.counts[IMPRESSIONS]),
                     "play_s": float(cell.counts[PLAY_S]),
-                    "dwell_histogram": [int(c) for c in cell.counts[DWELL_BINS:LOOKING_BINS]],
-                    "looking_histogram": [int(c) for c in cell.counts[LOOKING_BINS:]],
+                    "play_people": cell.play_people,
+                    "play_watchers": cell.play_watchers,
+                    "dwell_histogram": cell.dwell_bins,
+                    "looking_histogram": cell.looking_bins,
                 }
             )
     return partitions
@@ -128,6 +132,7 @@ def duckdb_totals(root: Path, store: str, from_ms: int, to_ms: int) -> dict[str,
                coalesce(sum(impressions), 0)
         FROM read_parquet(?, hive_partitioning = true)
         WHERE store = ? AND hour >= to_timestamp(? / 1000) AND hour < to_timestamp(? / 1000)
+          AND place NOT LIKE 'ad:%'  -- those rows repeat the plays by ad
     """
     first_hour = from_ms - from_ms % HOUR_MS
     with duckdb.connect() as connection:

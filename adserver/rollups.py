@@ -47,7 +47,15 @@ BINS = len(HISTOGRAM_EDGES_S) + 1
 PEOPLE, WATCHERS, IMPRESSIONS, PLAY_S = 0, 1, 2, 3
 DWELL_BINS = 4  # BINS counts from here
 LOOKING_BINS = DWELL_BINS + BINS
-CELL_FIELDS = LOOKING_BINS + BINS
+# For plays: the people and watchers present while each played, summed over the plays.
+PLAY_PEOPLE = LOOKING_BINS + BINS
+PLAY_WATCHERS = PLAY_PEOPLE + 1
+CELL_FIELDS = PLAY_WATCHERS + 1
+# A play is counted twice: under its display and bucket, and under its ad ("ad:{ad_id}", a
+# place no camera or display id can be) for all buckets together (per ad and bucket, a month's
+# report read three times as many cells); reports keep these apart from the store's totals.
+AD_PLACE_PREFIX = "ad:"
+ALL_BUCKETS_KEY = "all"
 SEPARATOR = "|"
 DEFAULT_RETENTION_DAYS = 400
 # Writers of one store-hour that race: each retries its read-modify-write this often.
@@ -89,11 +97,20 @@ def track_increment(track: Track, watcher_looking_s: float) -> RollupIncrement:
 
 
 def impression_increment(
-    store: str, display: str, bucket: str, started_at_ms: int, duration_s: float
+    store: str,
+    display: str,
+    ad_id: str,
+    bucket: str,
+    started_at_ms: int,
+    duration_s: float,
+    people: int = 0,
+    watchers: int = 0,
 ) -> RollupIncrement:
-    """A play: +1 impression (and its seconds) for its display and the bucket it was for."""
-    counts = {IMPRESSIONS: 1.0, PLAY_S: duration_s}
-    return RollupIncrement(store, hour_of(started_at_ms), {(display, bucket): counts})
+    """A play: +1 impression (its seconds, the people and watchers present) for its display
+    and for its ad, in the bucket it was chosen for."""
+    counts = {IMPRESSIONS: 1.0, PLAY_S: duration_s, PLAY_PEOPLE: people, PLAY_WATCHERS: watchers}
+    cells = {(display, bucket): counts, (f"{AD_PLACE_PREFIX}{ad_id}", ALL_BUCKETS_KEY): counts}
+    return RollupIncrement(store, hour_of(started_at_ms), cells)
 
 
 def added(cells: Mapping[str, list[float]], increment: RollupIncrement) -> dict[str, list[float]]:
@@ -304,12 +321,20 @@ class Cell:
         return float(self.counts[PLAY_S])
 
     @property
+    def play_people(self) -> int:
+        return int(self.counts[PLAY_PEOPLE])
+
+    @property
+    def play_watchers(self) -> int:
+        return int(self.counts[PLAY_WATCHERS])
+
+    @property
     def dwell_bins(self) -> list[int]:
         return [int(c) for c in self.counts[DWELL_BINS:LOOKING_BINS]]
 
     @property
     def looking_bins(self) -> list[int]:
-        return [int(c) for c in self.counts[LOOKING_BINS:CELL_FIELDS]]
+        return [int(c) for c in self.counts[LOOKING_BINS:PLAY_PEOPLE]]
 
 
 def cells_of(record: Mapping[str, Any]) -> dict[CellKey, list[float]]:

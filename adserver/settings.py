@@ -19,6 +19,8 @@ class AdServerSettings(BaseModel):
     impressions_table: str = Field("impressions", alias="IMPRESSIONS_TABLE", min_length=3)
     # Hourly rollups: plays are added to them, reports read them (adserver.rollups).
     rollups_table: str = Field("rollups", alias="ROLLUPS_TABLE", min_length=3)
+    # The tracker's tracks: plays count the people present while they played. Unset: not.
+    tracks_table: str | None = Field(None, alias="TRACKS_TABLE", min_length=3)
     # A report shows no hour, bucket or camera of fewer people than this.
     report_min_cell_count: PositiveInt = Field(5, alias="REPORT_MIN_CELL_COUNT")
     # The catalog document; until one is uploaded the shipped seed catalog is served.

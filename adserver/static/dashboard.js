@@ -242,6 +242,17 @@
       ],
       yTitle: "seconds", xTitle: ["audience bucket", dates],
     });
+    const ads = Object.keys(report.by_ad || {});
+    barChart(figure("audience-by-ad", "Impressions and audience per ad (people present while it played)"), {
+      title: `Impressions and audience per ad, ${dates}`,
+      categories: ads.map((ad) => ({ label: ad, axisLabel: ad })),
+      series: [
+        { name: "Impressions", colour: COLOURS.impressions, values: ads.map((a) => report.by_ad[a].impressions) },
+        { name: "People present", colour: COLOURS.people, values: ads.map((a) => report.by_ad[a].audience_people) },
+        { name: "Watchers present", colour: COLOURS.watchers, values: ads.map((a) => report.by_ad[a].audience_watchers) },
+      ],
+      yTitle: "count", xTitle: ["ad", dates],
+    });
     const displays = Object.keys(report.by_display);
     const cameras = Object.keys(report.by_camera);
     barChart(figure("by-place", "Impressions by display, people by camera"), {

@@ -136,6 +136,14 @@ class InMemoryTrackStore:
     def save_open_tracks(self, camera_key: str, state: dict[str, Any], now_s: int) -> None:
         self.states[camera_key] = json.loads(json.dumps(state))
 
+    def tracks(self, camera_key: str, since_ms: int, until_ms: int) -> list[Track]:
+        """The camera's tracks that started in [since_ms, until_ms), in start order."""
+        return [
+            track
+            for (camera, _), track in sorted(self.records.items())
+            if camera == camera_key and since_ms <= track.started_at_ms < until_ms
+        ]
+
 
 def _to_dynamodb(record: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB takes Decimal, not float; the JSON text keeps the rounded value exact."""

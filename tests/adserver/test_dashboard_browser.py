@@ -33,6 +33,7 @@ CHARTS = (
     "impressions-by-bucket",
     "durations-by-bucket",
     "by-place",
+    "audience-by-ad",
 )
 
 

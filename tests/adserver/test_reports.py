@@ -67,7 +67,9 @@ def test_report_counts_people_watchers_and_plays_by_hour_and_bucket() -> None:
     # AND the totals are integers over the range, the late play left out
     totals = report["totals"]
     assert (totals["people"], totals["watchers"], totals["impressions"]) == (8, 4, 3)
-    assert report["by_display"] == {"d1": {"impressions": 3, "play_s": 22.0}}
+    assert report["by_display"]["d1"]["impressions"] == 3
+    assert report["by_display"]["d1"]["play_s"] == 22.0
+    assert report["by_ad"]["x"]["impressions"] == 3  # the same plays, by ad
     assert report["by_bucket"]["adult/male"]["people"] is None
     assert report["suppressed_cells"] == 2  # the men's hour cell and their bucket
     assert (report["from"], report["to"]) == ("2024-06-07T17:00:00Z", "2024-06-07T19:00:00Z")

@@ -47,12 +47,32 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
+def report(outputs, query, until=lambda report: True, timeout_s=60.0):
+    """The report of ``query``'s range once ``until`` holds (the tracker runs on its own)."""
+    operator = {"Authorization": f"Bearer {outputs.operator_token}"}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = requests.get(
+            f"{outputs.adserver_url}/v1/stores/demo-store/report",
+            params=query,
+            headers=operator,
+            timeout=10,
+        ).json()
+        if until(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
 def test_people_and_plays_reach_the_report_and_the_dashboard(stack, tmp_path: Path) -> None:
     outputs = stack
     now_ms = time.time_ns() // 1_000_000
     start_ms = now_ms - 120_000
-    # GIVEN six people passing the demo camera, three of them looking, and three plays
+    query = {"from": iso(start_ms - 3_600_000), "to": iso(now_ms + 3_600_000)}
+    # GIVEN six people passing the demo camera 6 s apart, every other one looking
     people_pass(outputs, start_ms, PEOPLE)
+    people = report(outputs, query, until=lambda r: r["totals"]["people"] == PEOPLE)
+    assert (people["totals"]["people"], people["totals"]["watchers"]) == (PEOPLE, 3)
+    # WHEN the display reports three 8 s plays from the first one's arrival on
     display = outputs.display("demo-display-1")
     for index in range(PLAYS):
         play = {
@@ -67,24 +87,13 @@ def test_people_and_plays_reach_the_report_and_the_dashboard(stack, tmp_path: Pa
             timeout=10,
         )
         assert answer.status_code == 201, answer.text
-    # WHEN the operator reads the report of the last hours (the tracker runs on its own)
-    from_ms, to_ms = start_ms - 3_600_000, now_ms + 3_600_000
-    query = {"from": iso(from_ms), "to": iso(to_ms)}
-    operator = {"Authorization": f"Bearer {outputs.operator_token}"}
-    deadline, totals = time.monotonic() + 60, {}
-    while time.monotonic() < deadline:
-        report = requests.get(
-            f"{outputs.adserver_url}/v1/stores/demo-store/report",
-            params=query,
-            headers=operator,
-            timeout=10,
-        ).json()
-        totals = report["totals"]
-        if totals["people"] == PEOPLE:
-            break
-        time.sleep(0.5)
-    # THEN it counts each person once, the watchers among them and the plays
-    assert (totals["people"], totals["watchers"], totals["impressions"]) == (PEOPLE, 3, PLAYS)
+    # THEN the report counts the plays, and the people present while they played: two,
+    # one and two (the fifth arrived as the third play ended), a watcher at each
+    plays = report(outputs, query)
+    assert plays["totals"]["impressions"] == PLAYS
+    shown = plays["by_display"]["demo-display-1"]
+    assert (shown["audience_people"], shown["audience_watchers"]) == (5, 3)
+    assert plays["by_ad"]["house-welcome"]["people_per_play"] == round(5 / 3, 2)
     # AND the dashboard shows the same in headless chromium
     with chromium_page(1280, 900) as page:
         page.goto(
@@ -95,4 +104,6 @@ def test_people_and_plays_reach_the_report_and_the_dashboard(stack, tmp_path: Pa
         cards = page.inner_text("#totals")
         assert f"People (opportunities to see)\n{PEOPLE}" in cards
         assert f"Impressions\n{PLAYS}" in cards
+        per_ad = page.locator("#audience-by-ad g.bars rect title").all_text_contents()
+        assert "house-welcome People present: 5" in per_ad
         page.screenshot(path=str(tmp_path / "stack-dashboard.png"), full_page=True)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from adserver.rollups import (
     AD_PLACE_PREFIX,
     DWELL_BINS,
+    HISTOGRAM_EDGES_S,
     HOUR_MS,
     Cell,
     cells_of,
@@ -175,6 +176,7 @@ def build_report(
             "impressions": totals.impressions,
             "play_s": round(totals.play_s, 3),
             **_durations(totals, min_cell_count),
+            "distributions": _distributions(totals, min_cell_count),
         },
         "hours": hours,
         "by_bucket": buckets,
@@ -206,6 +208,18 @@ def _plays(cell: Cell, min_cell_count: int) -> dict[str, Any]:
             people_per_play=round(cell.play_people / cell.impressions, 2),
         )
     return figures
+
+
+def _distributions(cell: Cell, min_cell_count: int) -> dict[str, Any] | None:
+    """How many people dwelt and looked for how long: the histograms' counts per bin, the
+    first bin being exactly 0 s and bin i up to ``edges_s[i]`` (the last: beyond it)."""
+    if cell.people < max(1, min_cell_count):
+        return None
+    return {
+        "edges_s": list(HISTOGRAM_EDGES_S),
+        "dwell": cell.dwell_bins,
+        "looking": cell.looking_bins,
+    }
 
 
 def _summed(cells: Iterable[Cell]) -> Cell:

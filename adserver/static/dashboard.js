@@ -242,6 +242,21 @@
       ],
       yTitle: "seconds", xTitle: ["audience bucket", dates],
     });
+    const spread = report.totals.distributions;
+    if (spread) {
+      const edges = spread.edges_s;
+      const binLabel = (i) => (i === 0 ? "0 s" : i === edges.length ? `> ${edges[i - 1]} s`
+        : `${edges[i - 1]}–${edges[i]} s`);
+      barChart(figure("duration-distributions", "How long people stayed and looked", true), {
+        title: `Dwell and attention distributions, ${dates}`,
+        categories: spread.dwell.map((_, i) => ({ label: binLabel(i), axisLabel: binLabel(i) })),
+        series: [
+          { name: "People by dwell", colour: COLOURS.dwell, values: spread.dwell },
+          { name: "People by attention", colour: COLOURS.looking, values: spread.looking },
+        ],
+        yTitle: "people", xTitle: ["seconds in front of the screen, or looking at it", dates],
+      });
+    }
     const ads = Object.keys(report.by_ad || {});
     barChart(figure("audience-by-ad", "Impressions and audience per ad (people present while it played)"), {
       title: `Impressions and audience per ad, ${dates}`,

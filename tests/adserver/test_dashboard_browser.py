@@ -34,6 +34,7 @@ CHARTS = (
     "durations-by-bucket",
     "by-place",
     "audience-by-ad",
+    "duration-distributions",
 )
 
 

@@ -83,6 +83,9 @@ def test_dwell_and_looking_quantiles_come_with_enough_people() -> None:
     assert 3.0 <= dwell["median"] <= 5.0 and 5.0 <= dwell["p90"] <= 8.0
     assert 0.0 <= report["totals"]["looking_s"]["median"] <= 2.0
     assert report["by_camera"]["cam-1"]["people"] == 6
+    spread = report["totals"]["distributions"]
+    assert sum(spread["dwell"]) == sum(spread["looking"]) == 6
+    assert len(spread["dwell"]) == len(spread["edges_s"]) + 1
 
 
 def test_the_minimum_cell_count_is_a_setting() -> None:
@@ -93,6 +96,7 @@ def test_the_minimum_cell_count_is_a_setting() -> None:
     # AND the range's totals are counts whatever the setting, without durations
     hidden = build_report("s", T0, T0 + HOUR, records, min_cell_count=5)
     assert hidden["totals"]["people"] == 3 and hidden["totals"]["dwell_s"] is None
+    assert hidden["totals"]["distributions"] is None
 
 
 def test_range_accepts_iso_and_milliseconds() -> None:

@@ -722,6 +722,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  moto endpoint  {outputs['endpoint_url']}\n"
                 f"  frames bucket  {outputs['frames_bucket']}\n"
                 f"  ad server      {outputs['adserver_url']}\n"
+                f"  dashboard      {outputs['adserver_url']}/stores/demo-store/dashboard"
+                "#token=<operator_token in the outputs>\n"
                 f"  API docs       {outputs['adserver_url']}/docs\n"
                 f"  outputs        {options.outputs_path}\n"
                 f"  logs           {outputs['logs_dir']}\n"

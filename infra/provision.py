@@ -268,6 +268,9 @@ class _Resolver:
             if function == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))
+            if function == "Fn::Split":
+                separator, text = argument
+                return str(self.resolve(text)).split(separator)
             if function == "Fn::If":
                 name, when_true, when_false = argument
                 return self.resolve(when_true if self.condition(name) else when_false)

@@ -15,11 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 from infra.local_lambda import exit_with_parent
@@ -39,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
             args.port,
             DomainDispatcherApplication(create_backend_app),
             threaded=True,
-            request_handler=MotoRequestHandler,
         )
     except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
         print(f"moto: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -98,6 +98,7 @@ def _weighted_nms(
         bottom_right = np.minimum(corners[best, 2:], corners[order, 2:])
         inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
         iou = inter / (areas[best] + areas[order] - inter + 1e-9)
+        iou[0] = 1.0  # the best leaves the queue even when its box is empty (IoU 0 with itself)
         cluster = order[iou > iou_threshold]
         weights = scores[cluster] / scores[cluster].sum()
         kept.append(

@@ -1,13 +1,23 @@
 import numpy as np
 
 from model.align import CROP_SIZE, align_face
-from model.detect import FULL_RANGE, SHORT_RANGE, _anchors, load_face_finder
+from model.detect import FULL_RANGE, SHORT_RANGE, _anchors, _weighted_nms, load_face_finder
 from model.samples import compose_frame
 
 
 def test_anchor_layouts_match_the_models_outputs():
     assert _anchors(SHORT_RANGE).shape == (896, 2)
     assert _anchors(FULL_RANGE).shape == (2304, 2)
+
+
+def test_suppression_ends_when_the_best_box_is_empty():
+    # GIVEN a zero-width best box (IoU 0 with itself) beside an ordinary one
+    boxes = np.array([[0.5, 0.5, 0.0, 0.1], [0.2, 0.2, 0.1, 0.1]], np.float32)
+    scores = np.array([0.9, 0.8], np.float32)
+    points = np.zeros((2, 6, 2), np.float32)
+    # WHEN suppressed THEN each box is kept once, and the loop ends
+    kept = _weighted_nms(boxes, scores, points, iou_threshold=0.3)
+    assert [score for _, score, _ in kept] == [np.float32(0.9), np.float32(0.8)]
 
 
 def test_finds_one_face_per_photo_with_eyes_above_the_mouth(sample_photos):

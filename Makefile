@@ -121,7 +121,7 @@ build-TrackerFunction:
 	$(LAMBDA_PIP) "$(ARTIFACTS_DIR)" "aws-lambda-powertools>=3.0" "pydantic>=2.5"
 	mkdir -p "$(ARTIFACTS_DIR)/adserver" "$(ARTIFACTS_DIR)/lambdas/tracker"
 	cp adserver/__init__.py adserver/tracks.py adserver/rollups.py "$(ARTIFACTS_DIR)/adserver/"
-	cp lambdas/__init__.py lambdas/observations.py lambdas/frame_keys.py "$(ARTIFACTS_DIR)/lambdas/"
+	cp lambdas/__init__.py lambdas/observations.py lambdas/frame_keys.py lambdas/dynamodb_pages.py "$(ARTIFACTS_DIR)/lambdas/"
 	cp lambdas/tracker/*.py "$(ARTIFACTS_DIR)/lambdas/tracker/"
 
 # Called by `sam build` for the ad-server function (template.yaml: BuildMethod makefile).

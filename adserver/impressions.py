@@ -38,6 +38,7 @@ from adserver.rollups import (
     impression_increment,
 )
 from adserver.selection import Play
+from lambdas.dynamodb_pages import all_items
 
 # A player that was offline may report late, but not from another month.
 MAX_REPORT_DELAY_MS = 7 * 24 * 3600 * 1000
@@ -287,14 +288,7 @@ class DynamoImpressionStore:
         condition = Key("store").eq(store) & Key("sort_key").between(
             f"{from_ms:013d}", f"{to_ms - 1:013d}#\uffff"
         )
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
-        while True:
-            page = self._table.query(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = all_items(self._table.query, KeyConditionExpression=condition)
         return [_impression_from_item(item) for item in items]
 
     def recent_plays(self, store: str, display: str, since_ms: int) -> list[Play]:

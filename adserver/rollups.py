@@ -34,6 +34,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from adserver.tracks import Track
+from lambdas.dynamodb_pages import all_items
 
 HOUR_MS = 3_600_000
 # Upper bounds (inclusive) of the dwell and looking histograms' bins, in seconds. Bin 0
@@ -238,14 +239,7 @@ class DynamoRollups:
         condition = Key("store").eq(store) & Key("hour").between(
             f"{hour_of(max(from_ms, 0)):013d}", f"{max(to_ms - 1, 0):013d}"
         )
-        items: list[dict[str, Any]] = []
-        query: dict[str, Any] = {"KeyConditionExpression": condition}
-        while True:
-            page = self._table.query(**query)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(all_items(self._table.query, KeyConditionExpression=condition))
 
 
 def _failed_conditions(error: ClientError, writes: int) -> list[bool] | None:

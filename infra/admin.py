@@ -44,6 +44,7 @@ from adserver.catalog import (
 )
 from adserver.registry import ROLES, Display, DynamoDBRegistry, Principal, Role, token_digest
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
+from lambdas.dynamodb_pages import all_items
 from lambdas.frame_keys import camera_key, is_valid_id
 
 CATALOG_KEY = "catalog.json"  # template.yaml: the ad server's CATALOG_KEY
@@ -541,13 +542,7 @@ class Admin:
         one, plus displays, cameras' tokens), so an operator's scan costs little."""
         from boto3.dynamodb.conditions import Attr
 
-        kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with(prefix)}
-        while True:
-            page = self._table.scan(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from all_items(self._table.scan, FilterExpression=Attr("pk").begins_with(prefix))
 
 
 def store_settings(time_zone: str, children_content: bool) -> StoreSettings:

@@ -22,6 +22,7 @@ from boto3.dynamodb.conditions import Key
 
 from adserver.rollups import DynamoRollups, InMemoryRollups, track_increment
 from adserver.tracks import Track
+from lambdas.dynamodb_pages import all_items
 
 OPEN_TRACKS_KEY = "~open"
 # A camera that sends nothing for this long has its open tracks forgotten, not counted.
@@ -99,17 +100,11 @@ class DynamoTrackStore:
 
     def tracks(self, camera_key: str, since_ms: int, until_ms: int) -> list[Track]:
         """The camera's tracks that started in [since_ms, until_ms), in start order."""
-        items: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("camera_key").eq(camera_key)
+        items = all_items(
+            self._table.query,
+            KeyConditionExpression=Key("camera_key").eq(camera_key)
             & Key("sort_key").between(f"{since_ms:013d}", f"{until_ms:013d}"),
-        }
-        while True:
-            response = self._table.query(**query)
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                break
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        )
         return [Track.from_dict(item) for item in items if int(item["started_at_ms"]) < until_ms]
 
 

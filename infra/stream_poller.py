@@ -33,7 +33,8 @@ from typing import Any
 import boto3
 
 from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent
-from infra.worker import FunctionContainer, backoff_delay_s
+from infra.polling import poll_until_stopped
+from infra.worker import FunctionContainer
 
 log = logging.getLogger("infra.stream_poller")
 
@@ -101,29 +102,15 @@ class StreamSource:
         heartbeat: Path | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        """Poll until ``stop`` is set; touch ``heartbeat`` once per poll so the local stack
-        can tell a hung poller from an idle one. Failing to reach the stream backs off."""
-        failures = 0
-        while not stop.is_set():
-            if heartbeat is not None:
-                heartbeat.touch()
-            try:
-                handed = self.poll_once()
-            except Exception as exc:  # moto restarting or busy must not end the poller
-                failures += 1
-                delay_s = backoff_delay_s(failures, jitter())
-                log.warning(
-                    "polling the stream failed (%s: %s); attempt %d, retrying in %.1f s",
-                    type(exc).__name__,
-                    str(exc)[:200],
-                    failures,
-                    delay_s,
-                )
-                stop.wait(delay_s)
-                continue
-            failures = 0
-            if not handed:
-                stop.wait(interval_s)
+        """Poll until ``stop`` (``infra.polling``: heartbeat, backoff with jitter)."""
+        poll_until_stopped(
+            lambda: self.poll_once() > 0,
+            stop,
+            log,
+            idle_wait_s=interval_s,
+            heartbeat=None if heartbeat is None else heartbeat.touch,
+            jitter=jitter,
+        )
 
     def _shard_ids(self) -> list[str]:
         description = self.streams.describe_stream(StreamArn=self.config.stream_arn)

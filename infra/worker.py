@@ -37,15 +37,12 @@ from typing import Any
 import boto3
 
 from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent, import_handler
+from infra.polling import poll_until_stopped
 
 log = logging.getLogger("infra.worker")
 
 # Lambda long-polls too; a short wait keeps shutdown quick and costs nothing on moto.
 POLL_WAIT_S = 1
-# Backoff while SQS cannot be reached: doubling from the first delay up to the cap, each
-# delay half fixed and half random so that several pollers do not retry in step.
-BACKOFF_FIRST_S = 0.5
-BACKOFF_CAP_S = 30.0
 # Loading the model is the cold start; Lambda allows 10 s for init, a loaded laptop needs more.
 CONTAINER_INIT_TIMEOUT_S = 120.0
 
@@ -160,31 +157,10 @@ class SqsEventSource:
         heartbeat: Path | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        """Poll until ``stop``; touch ``heartbeat`` once per poll so the local stack can tell
-        a hung worker from a busy one. Failures to reach SQS back off with jitter."""
-        failures = 0
-        while not stop.is_set():
-            if heartbeat is not None:
-                heartbeat.touch()
-            try:
-                result = self.process(self.receive_batch(stop))
-            except Exception as exc:  # a moto or network hiccup must not end the poller
-                failures += 1
-                delay_s = backoff_delay_s(failures, jitter())
-                # One line per attempt; the traceback only when debugging.
-                log.warning(
-                    "polling failed (%s: %s); attempt %d, retrying in %.1f s",
-                    type(exc).__name__,
-                    str(exc)[:200],
-                    failures,
-                    delay_s,
-                )
-                log.debug("polling failure", exc_info=True)
-                stop.wait(delay_s)
-                continue
-            if failures:
-                log.info("polling works again after %d failed attempts", failures)
-                failures = 0
+        """Poll until ``stop`` (``infra.polling``: heartbeat, backoff with jitter)."""
+
+        def poll_once() -> bool:
+            result = self.process(self.receive_batch(stop))
             if result.received:
                 log.info(
                     "batch: %d received, %d done, %d left for retry",
@@ -192,6 +168,15 @@ class SqsEventSource:
                     result.deleted,
                     result.failed,
                 )
+            return result.received > 0
+
+        poll_until_stopped(
+            poll_once,
+            stop,
+            log,
+            heartbeat=None if heartbeat is None else heartbeat.touch,
+            jitter=jitter,
+        )
 
 
 def _latest_receipt_of_each(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -199,12 +184,6 @@ def _latest_receipt_of_each(messages: list[dict[str, Any]]) -> list[dict[str, An
     # newest receipt handle can delete it, and the handler should see it once.
     latest = {message["MessageId"]: message for message in messages}
     return list(latest.values())
-
-
-def backoff_delay_s(failures: int, jitter: float) -> float:
-    """The wait after the ``failures``-th failure in a row; ``jitter`` is uniform in [0, 1)."""
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** min(failures - 1, 32))
-    return ceiling / 2 + jitter * ceiling / 2
 
 
 class InvocationTimedOut(Exception):

@@ -10,7 +10,8 @@ import time
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from infra.worker import EventSourceConfig, FunctionContainer, SqsEventSource, backoff_delay_s
+from infra.polling import backoff_delay_s
+from infra.worker import EventSourceConfig, FunctionContainer, SqsEventSource
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.gpu_worker.batch_predictor import BatchPredictor
-from infra.worker import backoff_delay_s, sqs_event
+from infra.polling import poll_until_stopped
+from infra.worker import sqs_event
 from lambdas.inference.dead_letters import DeadLetters
 from lambdas.inference.events import (
     FrameRef,
@@ -150,39 +151,28 @@ class GpuWorker:
         fetchers: ThreadPoolExecutor,
         heartbeat: Callable[[], None] | None,
     ) -> None:
-        failures = 0
-        while not stop.is_set():
-            if heartbeat is not None:
-                heartbeat()
+        def receive_once() -> bool:
             with self._lock:
                 # Room for a full receive, or wait (a second at a time, to notice stop).
                 if not self._lock.wait_for(
                     lambda: self._in_flight + SQS_MAX_BATCH <= self.config.max_frames_in_flight,
                     timeout=1.0,
                 ):
-                    continue
-            try:
-                response = self._sqs.receive_message(
-                    QueueUrl=self.config.queue_url,
-                    MaxNumberOfMessages=SQS_MAX_BATCH,
-                    WaitTimeSeconds=self.config.poll_wait_s,
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                )
-            except Exception as exc:  # SQS unreachable must not end the receiver
-                failures += 1
-                delay_s = backoff_delay_s(failures, self._jitter())
-                log.warning(
-                    "receiving failed (%s: %s); retrying in %.1f s",
-                    type(exc).__name__,
-                    str(exc)[:200],
-                    delay_s,
-                )
-                stop.wait(delay_s)
-                continue
-            failures = 0
-            for message in response.get("Messages", []):
+                    return False
+            response = self._sqs.receive_message(
+                QueueUrl=self.config.queue_url,
+                MaxNumberOfMessages=SQS_MAX_BATCH,
+                WaitTimeSeconds=self.config.poll_wait_s,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            for message in messages:
                 self._accept(message, fetchers)
+            return bool(messages)
+
+        # SQS unreachable must not end the receiver: infra.polling backs off with jitter.
+        poll_until_stopped(receive_once, stop, log, heartbeat=heartbeat, jitter=self._jitter)
 
     def _accept(self, message: dict[str, Any], fetchers: ThreadPoolExecutor) -> None:
         """Parse a job as the Lambda does and hand its frames to the fetchers."""

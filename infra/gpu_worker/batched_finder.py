@@ -30,7 +30,6 @@ from model.detect import (
     FULL_RANGE_ALIGN,
     FULL_RANGE_STRIDE,
     MAX_PROPOSALS,
-    PROPOSAL_SCORE,
     SCAN_WEIGHT,
     SHORT_RANGE,
     SIZE_RATIO,
@@ -44,6 +43,7 @@ from model.detect import (
     _window,
     box_iou,
     detector_scale,
+    proposal_score,
 )
 
 # Short-range inputs per call: bounds memory (each is 128 x 128 x 3 floats, 196 KB).
@@ -78,14 +78,16 @@ class BatchedFaceFinder:
         iou_threshold: float = 0.3,
     ) -> list[list[Detection]]:
         """All faces in each RGB frame, best score first, as ``FaceFinder.find`` gives them."""
+        profiles = [px or self.min_face_px for px in min_face_px]
         scales = [
-            detector_scale(rgb.shape[1], rgb.shape[0], px or self.min_face_px)
-            for rgb, px in zip(frames, min_face_px, strict=True)
+            detector_scale(rgb.shape[1], rgb.shape[0], px)
+            for rgb, px in zip(frames, profiles, strict=True)
         ]
-        proposals = self._scan(frames, scales)
+        scaled = [_shrunk(rgb, scale) for rgb, scale in zip(frames, scales, strict=True)]
+        proposals = self._scan(scaled, scales, [proposal_score(px) for px in profiles])
 
-        # Every image the short-range model looks at: each whole frame, then each look.
-        images: list[np.ndarray] = list(frames)
+        # Every image the short-range model looks at: each whole (scaled) frame, then each look.
+        images: list[np.ndarray] = list(scaled)
         looks: list[tuple[int, int, float, int, int]] = []  # frame, proposal, zoom, left, top
         for index, rgb in enumerate(frames):
             for number, proposal in enumerate(proposals[index]):
@@ -106,7 +108,7 @@ class BatchedFaceFinder:
 
         results = []
         for index in range(len(frames)):
-            candidates = list(found[index])
+            candidates = [_scaled(d, 1 / scales[index]) for d in found[index]]
             for number, proposal in enumerate(proposals[index]):
                 if _is_sure(proposal):
                     candidates.append(proposal)
@@ -124,20 +126,15 @@ class BatchedFaceFinder:
         return results
 
     # ------------------------------------------------------------------ full range
-    def _scan(self, frames: Sequence[np.ndarray], scales: list[float]) -> list[list[Detection]]:
-        """Each frame's proposals (at most MAX_PROPOSALS), in frame pixels; one call per
-        padded input shape."""
-        scaled = []
-        for rgb, scale in zip(frames, scales, strict=True):
-            height, width = rgb.shape[:2]
-            if scale < 1.0:
-                size = (max(1, round(width * scale)), max(1, round(height * scale)))
-                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            scaled.append(rgb)
+    def _scan(
+        self, scaled: Sequence[np.ndarray], scales: list[float], min_scores: list[float]
+    ) -> list[list[Detection]]:
+        """Each frame's proposals (at most MAX_PROPOSALS), in frame pixels, from the frames
+        scaled for the scan; one call per padded input shape."""
         by_shape: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(scaled):
             by_shape.setdefault(_padded_shape(image), []).append(index)
-        proposals: list[list[Detection]] = [[] for _ in frames]
+        proposals: list[list[Detection]] = [[] for _ in scaled]
         for (padded_h, padded_w), indices in by_shape.items():
             batch = np.zeros((len(indices), padded_h, padded_w, 3), np.float32)
             for row, index in enumerate(indices):
@@ -154,7 +151,9 @@ class BatchedFaceFinder:
                 np.float32
             )
             for row, index in enumerate(indices):
-                found = _decode_full_range(boxes[row], logits[row, :, 0], anchors)
+                found = _decode_full_range(
+                    boxes[row], logits[row, :, 0], anchors, min_scores[index]
+                )
                 proposals[index] = [_scaled(d, 1 / scales[index]) for d in found][:MAX_PROPOSALS]
         return proposals
 
@@ -197,11 +196,24 @@ def _padded_shape(image: np.ndarray) -> tuple[int, int]:
     )
 
 
+def _shrunk(rgb: np.ndarray, scale: float) -> np.ndarray:
+    # As FaceFinder.find: the frame at the scan's scale.
+    if scale >= 1.0:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
 def _decode_full_range(
-    raw_boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, iou_threshold: float = 0.3
+    raw_boxes: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    min_score: float,
+    iou_threshold: float = 0.3,
 ) -> list[Detection]:
-    # As FullRangeScan.detect, at PROPOSAL_SCORE.
-    keep = logits >= np.log(PROPOSAL_SCORE / (1 - PROPOSAL_SCORE))
+    # As FullRangeScan.detect, at the profile's proposal score.
+    keep = logits >= np.log(min_score / (1 - min_score))
     if not keep.any():
         return []
     raw = raw_boxes[keep]

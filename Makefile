@@ -91,7 +91,7 @@ bench-peer: $(STAMP) .venv-peer/.installed
 # Far-field benchmark: store scenes from validation faces, recall/accuracy/ms by face width,
 # on one core (taskset); writes model/artifacts/scenes.json.
 bench-scenes: $(STAMP)
-	taskset -c 0 $(PY) -m model bench-scenes --data ../shared/datasets/utkface --frames 400
+	taskset -c 0 $(PY) -m model bench-scenes --data ../shared/datasets/utkface --frames 1000
 
 # The tracker on a generated camera sequence of 300 known people: OTS, watchers, fragments,
 # merges and the track vote's gender accuracy against single frames (no model, a second).

@@ -81,8 +81,12 @@ def _print_profile(min_face_px: float, result: dict[str, Any]) -> None:
         f"{timing['median']} ms per frame median ({timing['p95']} p95), "
         f"recall 32-80 px {result['recall_32_80']}"
     )
-    print(f"{'face px':>8} {'n':>5} {'recall':>7} {'gender':>7} {'age MAE':>8} {'ECE':>6}")
+    print(
+        f"{'face px':>8} {'n':>5} {'recall':>7} {'gender':>7} {'age MAE':>7} {'ECE':>7}"
+        f" {'floor':>7}"
+    )
+    keys = ("recall", "gender_accuracy", "age_mae", "gender_ece", "gender_ece_noise_floor")
     for bucket, entry in result["by_face_px"].items():
-        cells = [entry.get(k) for k in ("recall", "gender_accuracy", "age_mae", "gender_ece")]
+        cells = [entry.get(k) for k in keys]
         text = " ".join(f"{'-' if v is None else v:>7}" for v in cells)
         print(f"{bucket:>8} {entry['n']:>5} {text}")

@@ -7,7 +7,14 @@ import numpy as np
 from model.dataset import LabelledImage
 from model.detect import load_face_finder
 from model.images import decode_image
-from model.scenes import TruthFace, make_scenes, match_faces, score
+from model.scenes import (
+    TruthFace,
+    ece_noise_floor,
+    expected_calibration_error,
+    make_scenes,
+    match_faces,
+    score,
+)
 
 
 def _faces(sample_photos):
@@ -68,3 +75,15 @@ def test_scoring_counts_misses_false_faces_and_errors_by_bucket():
     assert report["recall_32_80"] == 0.5
     assert report["by_face_px"]["<24"]["recall"] is None
     assert np.isclose(report["gender_accuracy_32_80"], 1.0)
+
+
+def test_the_ece_noise_floor_shrinks_with_more_faces_and_flags_a_miscalibrated_bucket():
+    rng = np.random.default_rng(1)
+    few, many = rng.uniform(0.5, 1.0, 100), rng.uniform(0.5, 1.0, 2000)
+    # Sampling alone gives a perfectly calibrated model an ECE; it falls with more faces.
+    assert 0.02 < ece_noise_floor(few) < 0.08
+    assert ece_noise_floor(many) < ece_noise_floor(few) / 3
+    # A model that states 0.95 and is right 70 % of the time is far above its floor.
+    stated = np.full(400, 0.95)
+    right = rng.random(400) < 0.7
+    assert expected_calibration_error(stated, right) > 5 * ece_noise_floor(stated)

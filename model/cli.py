@@ -109,9 +109,12 @@ def _export(args: argparse.Namespace) -> int:
 
     print(export_tflite(args.keras, args.out, quantize=args.quantize))
     training = args.keras.parent / "training.json"
-    temperatures = (
-        json.loads(training.read_text()).get("gender_temperatures") if training.exists() else None
-    )
+    run = json.loads(training.read_text()) if training.exists() else {}
+    # Temperatures fitted for what will be served: single crops, or crop and mirror averaged.
+    key = "gender_temperatures_flip" if args.test_time_flip else "gender_temperatures"
+    temperatures = run.get(key)
+    if temperatures is None:
+        print(f"no {key} in {training}: gender confidence served uncalibrated", file=sys.stderr)
     print(write_serving_card(args.out, args.version, args.test_time_flip, temperatures))
     return 0
 

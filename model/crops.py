@@ -20,11 +20,13 @@ import numpy as np
 
 from model.align import CROP_SCALE, CROP_SIZE, align_face
 from model.dataset import LabelledImage
-from model.degrade import degraded_crop, sample_conditions
+from model.degrade import DEGRADE_VERSION, degraded_crop, sample_conditions
 from model.detect import Detection, load_face_finder
 from model.images import ImageRejected, read_image
 
-CACHE_VERSION = 3  # bump when the detector, aligner, crop geometry or degradations change
+CACHE_VERSION = (
+    3  # bump when the detector, aligner or crop geometry change (degradations: DEGRADE_VERSION)
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def build_degraded_crops(
     """
     by_name = {image.path.name: image.path for image in images}
     paths = [by_name[str(name)] for name in crop_set.names]
-    key = _cache_key(images, variants, seed)
+    key = _cache_key(images, variants, seed, DEGRADE_VERSION)
     cache = cache_dir / f"degraded-{key}.npz"
     if cache.exists():
         with np.load(cache) as cached:

@@ -8,6 +8,15 @@ the chip is pasted into other surroundings (not replicated borders), shrunk to
 the face width a far camera gives it, blurred, darkened, made noisy and JPEG
 compressed, and then cropped by the very ``align_face`` serving uses, from a
 detection jittered the way a detector's boxes and eyes jitter on small faces.
+
+What lies around the face inside the crop varies in a store: hair, a hood, a
+shoulder, a shelf. Half the faces keep only an oval of the chip (the face and a
+little hair), the rest of the crop coming from the surroundings and a body
+under the head, so the network reads the face and not the chip's own backdrop.
+
+Version 2 (2026-11-30) widened the camera to what cheap store cameras do
+(noise and JPEG on almost every frame, dim light more often) and added the
+oval and the body: scene faces read worse than validation chips at every size.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from model.detect import Detection
 
 # Face widths (pixels, detector box) a degraded variant is drawn from, log-uniform.
 MIN_FACE_PX, MAX_FACE_PX = 14.0, 160.0
+DEGRADE_VERSION = 2  # part of the degraded crops' cache key: bump when the draws change
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,10 @@ class CameraConditions:
     noise_sigma: float  # sensor noise, in 8-bit levels
     jpeg_quality: int  # 0 leaves the frame uncompressed
     feather: float  # how softly the pasted face blends into its surroundings (0..1)
+    oval: (
+        tuple[float, float] | None
+    )  # the chip kept inside an oval of these half-axes (of its size)
+    body: bool  # shoulders under the head in the surroundings
 
 
 def _sometimes(rng: np.random.Generator, usual: float, drawn: float, chance: float) -> float:
@@ -49,12 +63,18 @@ def sample_conditions(rng: np.random.Generator) -> CameraConditions:
     return CameraConditions(
         face_px=float(math.exp(rng.uniform(math.log(MIN_FACE_PX), math.log(MAX_FACE_PX)))),
         rotation_deg=float(rng.uniform(-15, 15)),
-        blur_sigma=_sometimes(rng, 0.0, rng.uniform(0.3, 1.1), 0.6),
-        gain=_sometimes(rng, 1.0, rng.uniform(0.35, 1.0), 0.6),
+        blur_sigma=_sometimes(rng, 0.0, rng.uniform(0.2, 1.2), 0.7),
+        gain=_sometimes(rng, 1.0, rng.uniform(0.35, 1.05), 0.7),
         gamma=float(rng.uniform(0.8, 1.25)),
-        noise_sigma=_sometimes(rng, 0.0, rng.uniform(2, 10), 0.65),
-        jpeg_quality=int(_sometimes(rng, 0, float(rng.integers(25, 90)), 0.8)),
+        noise_sigma=_sometimes(rng, 0.0, rng.uniform(1.5, 10), 0.85),
+        jpeg_quality=int(_sometimes(rng, 0, float(rng.integers(25, 80)), 0.9)),
         feather=float(rng.uniform(0, 1)),
+        oval=(
+            (float(rng.uniform(0.4, 0.52)), float(rng.uniform(0.45, 0.58)))
+            if rng.random() < 0.5
+            else None
+        ),
+        body=bool(rng.random() < 0.5),
     )
 
 
@@ -98,15 +118,27 @@ def surroundings(shape: tuple[int, int], donor: np.ndarray, rng: np.random.Gener
 
 
 def paste(
-    chip: np.ndarray, background: np.ndarray, top_left: tuple[int, int], feather: float
+    chip: np.ndarray,
+    background: np.ndarray,
+    top_left: tuple[int, int],
+    feather: float,
+    oval: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """``chip`` over ``background`` at (x, y), its edge blended over ``feather`` (0..1) of 6 %."""
+    """``chip`` over ``background`` at (x, y), its edge blended over ``feather`` (0..1) of 6 %.
+
+    With ``oval`` (half-axes as fractions of the chip's width and height) only the
+    chip inside that centred oval is kept.
+    """
     x, y = top_left
     height, width = chip.shape[:2]
     margin = max(1, round(feather * 0.06 * min(height, width)))
     mask: np.ndarray = np.zeros((height, width), np.float32)
-    mask[margin:-margin, margin:-margin] = 1.0
-    if feather > 0:
+    if oval is not None:
+        axes = (round(oval[0] * width), round(oval[1] * height))
+        cv2.ellipse(mask, (width // 2, height // 2), axes, 0, 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), margin / 2 + 1)
+    elif feather > 0:
+        mask[margin:-margin, margin:-margin] = 1.0
         mask = cv2.GaussianBlur(mask, (0, 0), margin / 2)
     else:
         mask[:] = 1.0
@@ -166,7 +198,18 @@ def degraded_crop(
     background = surroundings(canvas_shape, donor, rng)
     x0 = int(rng.integers(0, canvas_shape[1] - width + 1))
     y0 = int(rng.integers(0, canvas_shape[0] - height + 1))
-    scene = paste(chip, background, (x0, y0), conditions.feather)
+    if conditions.body:  # shoulders in a clothing colour, from under the chin down
+        cv2.ellipse(
+            background,
+            (x0 + width // 2, y0 + height + height // 2),
+            (int(width * rng.uniform(0.9, 1.4)), int(height * rng.uniform(0.6, 0.9))),
+            0,
+            0,
+            360,
+            tuple(int(c) for c in rng.integers(0, 255, 3)),
+            -1,
+        )
+    scene = paste(chip, background, (x0, y0), conditions.feather, conditions.oval)
 
     box_x, box_y, box_w, box_h = detection.box
     centre = np.array([box_x + box_w / 2 + x0, box_y + box_h / 2 + y0])

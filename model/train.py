@@ -14,7 +14,8 @@ statistics are then recomputed for those weights on clean (unaugmented)
 training crops, the distribution serving sees (clean and degraded, as in
 training). The validation metrics of the raw, averaged and recalibrated weights
 are all written to ``training.json``, with the temperatures per face size that
-make the gender confidence honest, fitted on the calibration split.
+make the gender confidence honest, fitted on the calibration split (for single
+crops, and for the mean over a crop and its mirror that ``test_time_flip`` serves).
 """
 
 from __future__ import annotations
@@ -115,9 +116,18 @@ def recalibrate_batch_norm(network: keras.Model, crops: np.ndarray, batch_size: 
         layer.moving_variance.assign(np.maximum(squares / count - mean**2, 0).astype(np.float32))
 
 
-def _predict(network: keras.Model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _predict(
+    network: keras.Model, crops: np.ndarray, flip: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ages and P(female); with ``flip``, the mean over each crop and its mirror image, as
+    the predictor serves them with ``test_time_flip``."""
     outputs = network.predict(crops.astype(np.float32), batch_size=256, verbose=0)
-    return outputs["age"][:, 0], outputs["gender"][:, 0]
+    ages, female = outputs["age"][:, 0], outputs["gender"][:, 0]
+    if flip:
+        mirrored = network.predict(crops[:, :, ::-1].astype(np.float32), batch_size=256, verbose=0)
+        ages = (ages + mirrored["age"][:, 0]) / 2
+        female = (female + mirrored["gender"][:, 0]) / 2
+    return ages, female
 
 
 def validation_metrics(
@@ -185,12 +195,14 @@ def _epoch_batches(
 
 
 def fit_gender_temperatures(
-    network: keras.Model, crops: CropSet, degraded: DegradedCrops
+    network: keras.Model, crops: CropSet, degraded: DegradedCrops, flip: bool = False
 ) -> list[list[float]]:
-    """Per face-width temperatures (``model.confidence``) from the calibration split."""
+    """Per face-width temperatures (``model.confidence``) from the calibration split, for
+    single crops or (``flip``) for the mean over each crop and its mirror image."""
     n, variants = degraded.face_px.shape
-    _, clean = _predict(network, crops.crops)
-    _, far = _predict(network, degraded.crops.reshape(n * variants, *degraded.crops.shape[2:]))
+    _, clean = _predict(network, crops.crops, flip)
+    far_crops = degraded.crops.reshape(n * variants, *degraded.crops.shape[2:])
+    _, far = _predict(network, far_crops, flip)
     return temperature_table(
         np.concatenate([clean, far]),
         np.concatenate([crops.genders, np.repeat(crops.genders, variants)]),
@@ -289,7 +301,10 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
     for name, metrics in final.items():
         print(f"validation, {name} weights: {metrics}")
     temperatures = fit_gender_temperatures(network, splits["calibration"], degraded["calibration"])
-    print(f"gender temperatures by face width: {temperatures}")
+    flip_temperatures = fit_gender_temperatures(
+        network, splits["calibration"], degraded["calibration"], flip=True
+    )
+    print(f"gender temperatures by face width: {temperatures}, with a mirror: {flip_temperatures}")
     path = out / "model.keras"
     network.save(path)
     (out / "training.json").write_text(
@@ -306,6 +321,7 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
                 "seconds": seconds,
                 "final_validation": final,
                 "gender_temperatures": temperatures,
+                "gender_temperatures_flip": flip_temperatures,
                 "keras_backend": keras.backend.backend(),
                 "machine": f"{platform.machine()} {platform.processor()}".strip(),
                 "python": sys.version.split()[0],

@@ -5,7 +5,7 @@ import pytest
 
 from model.align import CROP_SIZE
 from model.degrade import CameraConditions, camera_response, degraded_crop, sample_conditions
-from model.detect import load_face_finder
+from model.detect import Detection, load_face_finder
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,8 @@ def _conditions(**changes):
         noise_sigma=0.0,
         jpeg_quality=0,
         feather=0.5,
+        oval=None,
+        body=False,
     )
     return CameraConditions(**(base | changes))
 
@@ -80,3 +82,29 @@ def test_sampled_conditions_stay_in_the_ranges_a_store_camera_produces():
     # Both sharp and degraded draws occur.
     assert any(c.blur_sigma == 0 for c in draws) and any(c.blur_sigma > 0 for c in draws)
     assert min(c.face_px for c in draws) < 24 and max(c.face_px for c in draws) > 80
+
+
+def test_an_oval_keeps_the_face_and_takes_the_corners_from_the_surroundings(face):
+    photo, detection = face
+    # A dataset-like chip: the face box fills about 93 % of it.
+    x, y, w, h = detection.box
+    side = round(w / 0.93)
+    left, top = max(0, round(x + w / 2 - side / 2)), max(0, round(y + h / 2 - side / 2))
+    chip = np.ascontiguousarray(photo[top : top + side, left : left + side])
+    inside = Detection(
+        (x - left, y - top, w, h), detection.score, detection.keypoints - np.array([left, top])
+    )
+    donor = np.full((200, 200, 3), 90, np.uint8)
+
+    def crop(oval):
+        conditions = _conditions(face_px=160.0, oval=oval)
+        return degraded_crop(chip, inside, donor, conditions, np.random.default_rng(3)).astype(
+            float
+        )
+
+    whole, oval = crop(None), crop((0.42, 0.5))
+    middle = slice(CROP_SIZE * 3 // 8, CROP_SIZE * 5 // 8)
+    centre_change = np.abs(whole[middle, middle] - oval[middle, middle]).mean()
+    corner_change = np.abs(whole[:6, :6] - oval[:6, :6]).mean()
+    assert centre_change < 2
+    assert corner_change > 5 * max(centre_change, 1)

@@ -1,4 +1,9 @@
-"""The LiteRT model we serve must compute what the Keras model we trained computes."""
+"""The LiteRT model we serve must compute what the Keras model we trained computes.
+
+The served file stores its weights as int8 (``export --quantize``, see the model card):
+a quarter of the size and a third of the time per face, for differences far below the
+model's own error.
+"""
 
 import numpy as np
 import pytest
@@ -20,6 +25,7 @@ def test_litert_export_matches_keras_on_real_faces(utkface):
     network = keras.saving.load_model(ARTIFACTS / "age_gender.keras")
     expected = network.predict(crops.astype(np.float32), verbose=0)
     ages, female = AgeGenderModel(ARTIFACTS / "age_gender.tflite").predict(crops)
-    # THEN they agree far inside what anyone could notice
-    np.testing.assert_allclose(ages, expected["age"][:, 0], atol=0.05)
-    np.testing.assert_allclose(female, expected["gender"][:, 0], atol=1e-3)
+    # THEN they agree far inside the model's own error (5 years, 8 % of genders)
+    np.testing.assert_allclose(ages, expected["age"][:, 0], atol=1.0)
+    assert np.abs(ages - expected["age"][:, 0]).mean() < 0.2
+    np.testing.assert_allclose(female, expected["gender"][:, 0], atol=0.03)

@@ -1,4 +1,5 @@
-"""The poll loop the local event sources share (``infra.worker``, ``infra.stream_poller``).
+"""The poll loop the queue and stream pollers share (``infra.worker``, ``infra.stream_poller``,
+the GPU worker's receivers).
 
 Lambda's event source mappings keep polling whatever happens: a source that cannot be
 reached is retried with growing delays, jittered so that several pollers do not retry in

@@ -24,9 +24,8 @@ from model.degrade import DEGRADE_VERSION, degraded_crop, sample_conditions
 from model.detect import Detection, load_face_finder
 from model.images import ImageRejected, read_image
 
-CACHE_VERSION = (
-    3  # bump when the detector, aligner or crop geometry change (degradations: DEGRADE_VERSION)
-)
+# Bump when the detector, aligner or crop geometry change (degradations: DEGRADE_VERSION).
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,8 @@ class CameraConditions:
     noise_sigma: float  # sensor noise, in 8-bit levels
     jpeg_quality: int  # 0 leaves the frame uncompressed
     feather: float  # how softly the pasted face blends into its surroundings (0..1)
-    oval: (
-        tuple[float, float] | None
-    )  # the chip kept inside an oval of these half-axes (of its size)
+    # The chip kept only inside a centred oval of these half-axes (fractions of its size).
+    oval: tuple[float, float] | None
     body: bool  # shoulders under the head in the surroundings
 
 

@@ -44,6 +44,7 @@ from model.detect import (
     box_iou,
     detector_scale,
     proposal_score,
+    shrunk,
 )
 
 # Short-range inputs per call: bounds memory (each is 128 x 128 x 3 floats, 196 KB).
@@ -83,7 +84,7 @@ class BatchedFaceFinder:
             detector_scale(rgb.shape[1], rgb.shape[0], px)
             for rgb, px in zip(frames, profiles, strict=True)
         ]
-        scaled = [_shrunk(rgb, scale) for rgb, scale in zip(frames, scales, strict=True)]
+        scaled = [shrunk(rgb, scale) for rgb, scale in zip(frames, scales, strict=True)]
         proposals = self._scan(scaled, scales, [proposal_score(px) for px in profiles])
 
         # Every image the short-range model looks at: each whole (scaled) frame, then each look.
@@ -194,15 +195,6 @@ def _padded_shape(image: np.ndarray) -> tuple[int, int]:
         -(-height // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
         -(-width // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
     )
-
-
-def _shrunk(rgb: np.ndarray, scale: float) -> np.ndarray:
-    # As FaceFinder.find: the frame at the scan's scale.
-    if scale >= 1.0:
-        return rgb
-    height, width = rgb.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _decode_full_range(

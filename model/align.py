@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from model.detect import Detection
@@ -18,18 +17,34 @@ CROP_SCALE = 1.1
 def align_face(rgb: np.ndarray, detection: Detection, size: int = CROP_SIZE) -> np.ndarray:
     """Rotate the face upright about its box centre, so the eyes lie level, and crop it.
 
-    Pixels outside the frame are filled by replicating the border, the same in
-    training and serving.
+    Each crop pixel is sampled bilinearly from the frame; pixels outside the frame
+    take the nearest border pixel's value, the same in training and serving. (This
+    is OpenCV's ``warpAffine`` with ``BORDER_REPLICATE``, which the shipped networks
+    were trained on, in NumPy, so that serving needs no OpenCV.)
     """
     x, y, w, h = detection.box
-    centre = (x + w / 2, y + h / 2)
     dx, dy = detection.left_eye - detection.right_eye
-    angle = math.degrees(math.atan2(float(dy), float(dx)))
-    side = max(w, h) * CROP_SCALE
-    # Rotate about the centre, then scale and shift so the square of `side` maps to the output.
-    matrix = cv2.getRotationMatrix2D(centre, angle, size / side)
-    matrix[0, 2] += size / 2 - centre[0]
-    matrix[1, 2] += size / 2 - centre[1]
-    return cv2.warpAffine(
-        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-    )
+    angle = math.atan2(float(dy), float(dx))
+    step = max(w, h) * CROP_SCALE / size  # frame pixels per crop pixel
+    # Crop pixel (u, v), measured from the crop's centre, comes from the frame point
+    # centre + step * rotation(angle) @ (u, v).
+    offsets = np.arange(size, dtype=np.float32) - size / 2
+    cos, sin = step * math.cos(angle), step * math.sin(angle)
+    source_x = (x + w / 2) + cos * offsets[None, :] - sin * offsets[:, None]
+    source_y = (y + h / 2) + sin * offsets[None, :] + cos * offsets[:, None]
+    return _bilinear(rgb, source_x.ravel(), source_y.ravel()).reshape(size, size, -1)
+
+
+def _bilinear(rgb: np.ndarray, source_x: np.ndarray, source_y: np.ndarray) -> np.ndarray:
+    """Pixels of an (h, w, c) uint8 image at fractional points, borders replicated."""
+    height, width = rgb.shape[:2]
+    left, top = np.floor(source_x), np.floor(source_y)
+    fx, fy = (source_x - left)[:, None], (source_y - top)[:, None]
+    x0 = np.clip(left, 0, width - 1).astype(np.intp)
+    x1 = np.clip(left + 1, 0, width - 1).astype(np.intp)
+    y0 = np.clip(top, 0, height - 1).astype(np.intp) * width
+    y1 = np.clip(top + 1, 0, height - 1).astype(np.intp) * width
+    flat = rgb.reshape(height * width, -1)
+    upper = flat[y0 + x0] * (1 - fx) + flat[y0 + x1] * fx
+    lower = flat[y1 + x0] * (1 - fx) + flat[y1 + x1] * fx
+    return (upper * (1 - fy) + lower * fy + 0.5).astype(np.uint8)

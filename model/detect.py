@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -129,46 +129,91 @@ class FaceDetector:
         self, rgb: np.ndarray, min_score: float | None = None, iou_threshold: float = 0.3
     ) -> list[Detection]:
         """Find faces in an RGB uint8 frame, best score first."""
-        size = self.spec.input_size
-        height, width = rgb.shape[:2]
-        scale = size / max(height, width)
-        resized = cv2.resize(
-            rgb,
-            (max(1, round(width * scale)), max(1, round(height * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-        # Letterbox: pad to a square so faces keep their shape, as MediaPipe does.
-        pad_y, pad_x = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
-        square = np.zeros((size, size, 3), np.float32)
-        square[pad_y : pad_y + resized.shape[0], pad_x : pad_x + resized.shape[1]] = resized
-        self._interpreter.set_tensor(self._input, (square / 127.5 - 1.0)[None])
+        boxed = letterboxed(rgb, self.spec.input_size)
+        self._interpreter.set_tensor(self._input, boxed.square[None])
         self._interpreter.invoke()
-        raw_boxes = self._interpreter.get_tensor(self._boxes_out)[0]
-        logits = self._interpreter.get_tensor(self._scores_out)[0, :, 0]
+        return decode_letterboxed(
+            self._interpreter.get_tensor(self._boxes_out)[0],
+            self._interpreter.get_tensor(self._scores_out)[0, :, 0],
+            self._anchors,
+            boxed,
+            self.spec.min_score if min_score is None else min_score,
+            iou_threshold,
+        )
 
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
-        keep = scores >= (self.spec.min_score if min_score is None else min_score)
-        if not keep.any():
-            return []
-        raw, anchors = raw_boxes[keep] / size, self._anchors[keep]
-        boxes = np.concatenate([raw[:, :2] + anchors, raw[:, 2:4]], axis=1)
-        points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
 
-        # From letterboxed unit square back to frame pixels.
-        offset = np.array([pad_x, pad_y], np.float32) / size
-        to_pixels = size / scale
-        detections = []
-        for box, score, kps in _weighted_nms(boxes, scores[keep], points, iou_threshold):
-            cx, cy = (box[:2] - offset) * to_pixels
-            w, h = box[2:] * to_pixels
-            detections.append(
-                Detection(
-                    box=(float(cx - w / 2), float(cy - h / 2), float(w), float(h)),
-                    score=score,
-                    keypoints=((kps - offset) * to_pixels).astype(np.float32),
-                )
+@dataclass(frozen=True)
+class Letterboxed:
+    """An image shrunk into a detector's square input, and how to map back to its pixels."""
+
+    square: np.ndarray  # (size, size, 3) float32 in [-1, 1]
+    pad_x: int
+    pad_y: int
+    scale: float
+
+
+def letterboxed(rgb: np.ndarray, size: int) -> Letterboxed:
+    """``rgb`` resized to fit a ``size`` square and padded black, as MediaPipe does."""
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    fitted = resized(rgb, max(1, round(width * scale)), max(1, round(height * scale)))
+    pad_y, pad_x = (size - fitted.shape[0]) // 2, (size - fitted.shape[1]) // 2
+    square = np.zeros((size, size, 3), np.float32)
+    square[pad_y : pad_y + fitted.shape[0], pad_x : pad_x + fitted.shape[1]] = fitted
+    return Letterboxed(square / 127.5 - 1.0, pad_x, pad_y, scale)
+
+
+def decode_letterboxed(
+    raw_boxes: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    boxed: Letterboxed,
+    min_score: float,
+    iou_threshold: float = 0.3,
+) -> list[Detection]:
+    """A square detector's raw outputs as faces in the letterboxed image's pixels."""
+    size = boxed.square.shape[0]
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
+    keep = scores >= min_score
+    if not keep.any():
+        return []
+    raw, kept_anchors = raw_boxes[keep] / size, anchors[keep]
+    boxes = np.concatenate([raw[:, :2] + kept_anchors, raw[:, 2:4]], axis=1)
+    points = raw[:, 4:16].reshape(-1, 6, 2) + kept_anchors[:, None, :]
+    # From the letterboxed unit square back to the image's pixels.
+    offset = np.array([boxed.pad_x, boxed.pad_y], np.float32) / size
+    to_pixels = size / boxed.scale
+    detections = []
+    for box, score, kps in _weighted_nms(boxes, scores[keep], points, iou_threshold):
+        cx, cy = (box[:2] - offset) * to_pixels
+        w, h = box[2:] * to_pixels
+        detections.append(
+            Detection(
+                box=(float(cx - w / 2), float(cy - h / 2), float(w), float(h)),
+                score=score,
+                keypoints=((kps - offset) * to_pixels).astype(np.float32),
             )
-        return detections
+        )
+    return detections
+
+
+def resized(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An RGB uint8 image resampled to ``width`` x ``height``.
+
+    Shrinking averages pixel areas, as OpenCV's INTER_AREA does (integer factors on
+    Pillow's faster ``reduce``); enlarging is bilinear.
+    Pillow, not OpenCV, so that the inference function's image carries no OpenCV.
+    """
+    source_h, source_w = rgb.shape[:2]
+    if (width, height) == (source_w, source_h):
+        return rgb
+    image = Image.fromarray(rgb)
+    if width > source_w or height > source_h:
+        return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
+    factor_x, factor_y = source_w / width, source_h / height
+    if factor_x == factor_y and factor_x.is_integer():
+        return np.asarray(image.reduce(int(factor_x)))
+    return np.asarray(image.resize((width, height), Image.Resampling.BOX))
 
 
 @cache
@@ -355,8 +400,7 @@ def shrunk(rgb: np.ndarray, scale: float) -> np.ndarray:
     if scale >= 1.0:
         return rgb
     height, width = rgb.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return resized(rgb, max(1, round(width * scale)), max(1, round(height * scale)))
 
 
 def _window(

@@ -113,18 +113,20 @@ def test_the_image_runtime_imports_the_handler_and_the_predictor_without_tensorf
         "import importlib, importlib.util, json\n"
         f"module, _, name = {dockerfile_handler()!r}.rpartition('.')\n"
         "handler = getattr(importlib.import_module(module), name)\n"
-        "import model.predictor, cv2, ai_edge_litert\n"
+        "import model.predictor, ai_edge_litert\n"
         "print(json.dumps({'callable': callable(handler),"
         " 'tensorflow': importlib.util.find_spec('tensorflow') is not None,"
+        " 'opencv': importlib.util.find_spec('cv2') is not None,"
         " 'model_from': model.predictor.__file__}))",
         env={},
     )
-    # THEN it imports from the task root, and TensorFlow is nowhere in the image
+    # THEN it imports from the task root, and neither TensorFlow nor OpenCV is in the image
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {
         "callable": True,
         "tensorflow": False,
+        "opencv": False,
         "model_from": str(task_root / "model" / "predictor.py"),
     }
 

@@ -8,17 +8,16 @@ and one short-range call for every whole frame and every look of every proposal.
 taken, where FaceFinder skips those that cannot change its decision; the decision itself is
 FaceFinder's, step for step, so the faces are the same (``tests/test_gpu_worker.py``).
 
-Pre- and post-processing repeat ``FaceDetector.detect`` and ``FullRangeScan.detect``, which
-bundle them with their LiteRT calls; the parity test holds the copies to the originals.
+The short-range model's letterboxing and decoding are ``model.detect``'s own; the full-range
+scan's repeat ``FullRangeScan.detect``, which bundles them with its LiteRT call; the parity
+test holds the copy to the original.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from model.detect import (
@@ -42,23 +41,15 @@ from model.detect import (
     _weighted_nms,
     _window,
     box_iou,
+    decode_letterboxed,
     detector_scale,
+    letterboxed,
     proposal_score,
     shrunk,
 )
 
 # Short-range inputs per call: bounds memory (each is 128 x 128 x 3 floats, 196 KB).
 SHORT_RANGE_CHUNK = 1024
-
-
-@dataclass(frozen=True)
-class _Letterboxed:
-    """An image letterboxed into the short-range model's square, and how to map back."""
-
-    square: np.ndarray  # (size, size, 3) float32 in [-1, 1]
-    pad_x: int
-    pad_y: int
-    scale: float
 
 
 class BatchedFaceFinder:
@@ -165,11 +156,14 @@ class BatchedFaceFinder:
         """``FaceDetector.detect`` (short range) on each image, batched."""
         results: list[list[Detection]] = []
         for start in range(0, len(images), SHORT_RANGE_CHUNK):
-            chunk = [_letterbox(i) for i in images[start : start + SHORT_RANGE_CHUNK]]
+            chunk = [
+                letterboxed(i, SHORT_RANGE.input_size)
+                for i in images[start : start + SHORT_RANGE_CHUNK]
+            ]
             boxes, logits = _run(self._short_range, np.stack([c.square for c in chunk]))
             for row, boxed in enumerate(chunk):
                 results.append(
-                    _decode_short_range(
+                    decode_letterboxed(
                         boxes[row],
                         logits[row, :, 0],
                         self._short_anchors,
@@ -226,55 +220,6 @@ def _decode_full_range(
         )
         for box, score, kps in _weighted_nms(boxes, scores, points, iou_threshold)
     ]
-
-
-def _letterbox(rgb: np.ndarray) -> _Letterboxed:
-    # As FaceDetector.detect: shrink into the square, pad black (-1 after scaling).
-    size = SHORT_RANGE.input_size
-    height, width = rgb.shape[:2]
-    scale = size / max(height, width)
-    resized = cv2.resize(
-        rgb,
-        (max(1, round(width * scale)), max(1, round(height * scale))),
-        interpolation=cv2.INTER_AREA,
-    )
-    pad_y, pad_x = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
-    square = np.zeros((size, size, 3), np.float32)
-    square[pad_y : pad_y + resized.shape[0], pad_x : pad_x + resized.shape[1]] = resized
-    return _Letterboxed(square / 127.5 - 1.0, pad_x, pad_y, scale)
-
-
-def _decode_short_range(
-    raw_boxes: np.ndarray,
-    logits: np.ndarray,
-    anchors: np.ndarray,
-    boxed: _Letterboxed,
-    min_score: float,
-    iou_threshold: float = 0.3,
-) -> list[Detection]:
-    # As FaceDetector.detect after its interpreter call.
-    size = SHORT_RANGE.input_size
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
-    keep = scores >= min_score
-    if not keep.any():
-        return []
-    raw, kept_anchors = raw_boxes[keep] / size, anchors[keep]
-    boxes = np.concatenate([raw[:, :2] + kept_anchors, raw[:, 2:4]], axis=1)
-    points = raw[:, 4:16].reshape(-1, 6, 2) + kept_anchors[:, None, :]
-    offset = np.array([boxed.pad_x, boxed.pad_y], np.float32) / size
-    to_pixels = size / boxed.scale
-    detections = []
-    for box, score, kps in _weighted_nms(boxes, scores[keep], points, iou_threshold):
-        cx, cy = (box[:2] - offset) * to_pixels
-        w, h = box[2:] * to_pixels
-        detections.append(
-            Detection(
-                box=(float(cx - w / 2), float(cy - h / 2), float(w), float(h)),
-                score=score,
-                keypoints=((kps - offset) * to_pixels).astype(np.float32),
-            )
-        )
-    return detections
 
 
 def _is_sure(proposal: Detection) -> bool:

@@ -1,7 +1,15 @@
 import numpy as np
 
-from model.align import CROP_SIZE, align_face
-from model.detect import FULL_RANGE, SHORT_RANGE, _anchors, _weighted_nms, load_face_finder
+from model.align import CROP_SCALE, CROP_SIZE, align_face
+from model.detect import (
+    FULL_RANGE,
+    SHORT_RANGE,
+    Detection,
+    _anchors,
+    _weighted_nms,
+    load_face_finder,
+    resized,
+)
 from model.samples import compose_frame
 
 
@@ -59,6 +67,48 @@ def test_aligned_crop_is_upright_and_serving_sized(sample_photos):
     assert recrop, "the aligned crop still shows a face"
     dx, dy = recrop[0].left_eye - recrop[0].right_eye
     assert abs(np.degrees(np.arctan2(dy, dx))) < 6
+
+
+def test_aligned_crops_are_the_ones_the_networks_were_trained_on(sample_photos):
+    # The shipped networks were trained on crops from OpenCV's warpAffine (bilinear, border
+    # replicated); serving computes them without OpenCV, and must give the same pixels.
+    import cv2
+
+    rng = np.random.default_rng(3)
+    photo = sample_photos[0]
+    for _ in range(20):
+        width = rng.uniform(12, 300)
+        x, y = rng.uniform(-60, photo.shape[1] - 20), rng.uniform(-60, photo.shape[0] - 20)
+        eyes = np.array([[x, y], [x + rng.uniform(5, 40), y + rng.uniform(-15, 15)]])
+        face = Detection((x, y, width, width * 1.1), 0.9, np.vstack([eyes, np.zeros((4, 2))]))
+        centre = (x + width / 2, y + width * 1.1 / 2)
+        dx, dy = eyes[1] - eyes[0]
+        matrix = cv2.getRotationMatrix2D(
+            centre, np.degrees(np.arctan2(dy, dx)), CROP_SIZE / (width * 1.1 * CROP_SCALE)
+        )
+        matrix[:, 2] += CROP_SIZE / 2 - np.array(centre)
+        expected = cv2.warpAffine(
+            photo, matrix, (CROP_SIZE, CROP_SIZE), borderMode=cv2.BORDER_REPLICATE
+        )
+        difference = np.abs(align_face(photo, face).astype(int) - expected)
+        assert difference.max() <= 1 and difference.mean() < 0.01
+
+
+def test_shrinking_averages_pixel_areas_as_opencv_does(sample_photos):
+    import cv2
+
+    photo = np.ascontiguousarray(sample_photos[0][:360, :512])
+    exact = resized(photo, 256, 180)  # an integer factor: the same pixels
+    assert (
+        np.abs(
+            exact.astype(int) - cv2.resize(photo, (256, 180), interpolation=cv2.INTER_AREA)
+        ).max()
+        <= 1
+    )
+    other = resized(photo, 120, 68)  # any other: close
+    reference = cv2.resize(photo, (120, 68), interpolation=cv2.INTER_AREA)
+    assert np.abs(other.astype(float) - reference).mean() < 1.5
+    assert resized(photo, 1280, 720).shape == (720, 1280, 3)
 
 
 def test_full_range_scan_runs_on_any_frame_size_with_one_anchor_per_cell():

@@ -31,13 +31,7 @@ import numpy as np
 from model.align import align_face
 from model.attention import head_pose
 from model.bands import GENDERS, age_band
-from model.detect import (
-    SHORT_RANGE,
-    Detection,
-    FaceDetector,
-    FaceFinder,
-    FullRangeScan,
-)
+from model.detect import Detection, new_face_finder
 from model.predictor import ARTIFACTS, DEFAULT_MODEL, AgeGenderModel, Face, Predictor
 
 if TYPE_CHECKING:
@@ -141,7 +135,7 @@ class BatchedPredictor:
         finder = getattr(self._finders, "finder", None)
         if finder is None:
             shared = self._predictor.finder
-            finder = FaceFinder(FaceDetector(SHORT_RANGE), FullRangeScan(), shared.min_face_px)
+            finder = new_face_finder(1, shared.min_face_px)
             self._finders.finder = finder
         return finder.find(rgb, min_face_px=min_face_px)
 

@@ -2,9 +2,9 @@
 
 FaceFinder looks at one frame at a time: a full-range scan, the short-range model on the whole
 frame, then two zoomed looks per proposal, stopping early when the outcome is settled. Here the
-same steps run for a batch of frames in three kinds of call on the Keras BlazeFace
-(``keras_blazeface``): one full-range call per input shape (cameras of one size share it),
-and one short-range call for every whole frame and every look of every proposal. Every look is
+same steps run for a batch of frames in a few calls on the Keras BlazeFace (``keras_blazeface``):
+one full-range call per input shape (cameras of one size share it), and one short-range call
+per input side for every whole frame and every look of every proposal. Every look is
 taken, where FaceFinder skips those that cannot change its decision; the decision itself is
 FaceFinder's, step for step, so the faces are the same (``tests/test_gpu_worker.py``).
 
@@ -32,6 +32,7 @@ from model.detect import (
     SCAN_WEIGHT,
     SHORT_RANGE,
     SIZE_RATIO,
+    SMALL_LOOK,
     SURE_FACE_PX,
     SURE_SCORE,
     Detection,
@@ -44,6 +45,7 @@ from model.detect import (
     decode_letterboxed,
     detector_scale,
     letterboxed,
+    look_detector_spec,
     proposal_score,
     shrunk,
 )
@@ -59,9 +61,16 @@ class BatchedFaceFinder:
         from infra.gpu_worker.keras_blazeface import load_blazeface
 
         self.min_face_px = min_face_px
-        self._short_range = load_blazeface(SHORT_RANGE)
+        # The short-range model at each input side FaceFinder runs it at (whole frames and large
+        # looks at its native side, small looks at SMALL_LOOK's).
+        self._short_range = {
+            spec.input_size: (
+                load_blazeface(SHORT_RANGE, input_shape=(spec.input_size, spec.input_size, 3)),
+                _anchors(spec),
+            )
+            for spec in (SHORT_RANGE, SMALL_LOOK)
+        }
         self._full_range = load_blazeface(FULL_RANGE)
-        self._short_anchors = _anchors(SHORT_RANGE)
 
     def find_batch(
         self,
@@ -80,6 +89,7 @@ class BatchedFaceFinder:
 
         # Every image the short-range model looks at: each whole (scaled) frame, then each look.
         images: list[np.ndarray] = list(scaled)
+        sides = [SHORT_RANGE.input_size] * len(frames)
         looks: list[tuple[int, int, float, int, int]] = []  # frame, proposal, zoom, left, top
         for index, rgb in enumerate(frames):
             for number, proposal in enumerate(proposals[index]):
@@ -88,9 +98,12 @@ class BatchedFaceFinder:
                 for zoom in CONFIRM_ZOOMS:
                     window, left, top = _window(rgb, proposal.box, zoom)
                     images.append(window)
+                    sides.append(look_detector_spec(window.shape[0]).input_size)
                     looks.append((index, number, zoom, left, top))
         found = self._short_range_detect(
-            images, [SHORT_RANGE.min_score] * len(frames) + [CONFIRM_LOOK_SCORE] * len(looks)
+            images,
+            sides,
+            [SHORT_RANGE.min_score] * len(frames) + [CONFIRM_LOOK_SCORE] * len(looks),
         )
         looked: dict[tuple[int, int, float], Detection | None] = {}
         for (index, number, zoom, left, top), faces, image in zip(
@@ -151,26 +164,21 @@ class BatchedFaceFinder:
 
     # ------------------------------------------------------------------ short range
     def _short_range_detect(
-        self, images: Sequence[np.ndarray], min_scores: Sequence[float]
+        self, images: Sequence[np.ndarray], sides: Sequence[int], min_scores: Sequence[float]
     ) -> list[list[Detection]]:
-        """``FaceDetector.detect`` (short range) on each image, batched."""
-        results: list[list[Detection]] = []
-        for start in range(0, len(images), SHORT_RANGE_CHUNK):
-            chunk = [
-                letterboxed(i, SHORT_RANGE.input_size)
-                for i in images[start : start + SHORT_RANGE_CHUNK]
-            ]
-            boxes, logits = _run(self._short_range, np.stack([c.square for c in chunk]))
-            for row, boxed in enumerate(chunk):
-                results.append(
-                    decode_letterboxed(
-                        boxes[row],
-                        logits[row, :, 0],
-                        self._short_anchors,
-                        boxed,
-                        min_scores[start + row],
+        """``FaceDetector.detect`` (short range, at each image's input side) on each image,
+        batched by side."""
+        results: list[list[Detection]] = [[] for _ in images]
+        for side, (model, anchors) in self._short_range.items():
+            indices = [i for i, s in enumerate(sides) if s == side]
+            for start in range(0, len(indices), SHORT_RANGE_CHUNK):
+                chunk = indices[start : start + SHORT_RANGE_CHUNK]
+                boxed = [letterboxed(images[i], side) for i in chunk]
+                boxes, logits = _run(model, np.stack([b.square for b in boxed]))
+                for row, index in enumerate(chunk):
+                    results[index] = decode_letterboxed(
+                        boxes[row], logits[row, :, 0], anchors, boxed[row], min_scores[index]
                     )
-                )
         return results
 
 

@@ -4,10 +4,14 @@ from model.align import CROP_SCALE, CROP_SIZE, align_face
 from model.detect import (
     FULL_RANGE,
     SHORT_RANGE,
+    SMALL_LOOK,
     Detection,
+    FaceDetector,
     _anchors,
     _weighted_nms,
+    box_iou,
     load_face_finder,
+    look_detector_spec,
     resized,
 )
 from model.samples import compose_frame
@@ -16,6 +20,20 @@ from model.samples import compose_frame
 def test_anchor_layouts_match_the_models_outputs():
     assert _anchors(SHORT_RANGE).shape == (896, 2)
     assert _anchors(FULL_RANGE).shape == (2304, 2)
+
+
+def test_small_looks_run_the_short_range_model_at_96_pixels(sample_photos):
+    # GIVEN the short-range model at its native 128 and at the small looks' 96 pixels
+    small, native = FaceDetector(SMALL_LOOK), FaceDetector(SHORT_RANGE)
+    assert _anchors(SMALL_LOOK).shape == (504, 2)  # 12x12x2 + 6x6x6, one per output box
+    # WHEN both read the same close-up
+    photo = sample_photos[0]
+    [near], [far] = native.detect(photo), small.detect(photo)
+    # THEN they find the same face, in the photo's own pixels
+    assert box_iou(near.box, far.box) > 0.8
+    # AND a look's window picks the model by its side: small windows at 96, larger at 128
+    assert look_detector_spec(48) is look_detector_spec(128) is SMALL_LOOK
+    assert look_detector_spec(129) is SHORT_RANGE
 
 
 def test_suppression_ends_when_the_best_box_is_empty():

@@ -148,7 +148,7 @@ class FaceDetector:
 
 @dataclass(frozen=True)
 class Letterboxed:
-    """An image shrunk into a detector's square input, and how to map back to its pixels."""
+    """An image fitted into a detector's square input, and how to map back to its pixels."""
 
     square: np.ndarray  # (size, size, 3) float32 in [-1, 1]
     pad_x: int

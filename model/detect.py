@@ -36,7 +36,6 @@ SHORT_RANGE = DetectorSpec(
     "face_detection_short_range.tflite", 128, (8, 16, 16, 16), (2, 2, 2, 2), 0.5
 )
 FULL_RANGE = DetectorSpec("face_detection_full_range.tflite", 192, (4,), (1,), 0.6)
-DETECTORS = {"short": SHORT_RANGE, "full": FULL_RANGE}
 
 
 @dataclass(frozen=True)
@@ -218,12 +217,6 @@ def resized(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     if factor_x == factor_y and factor_x.is_integer():
         return np.asarray(image.reduce(int(factor_x)))
     return np.asarray(image.resize((width, height), Image.Resampling.BOX))
-
-
-@cache
-def load_detector(variant: str = "full", num_threads: int = 1) -> FaceDetector:
-    """The process-wide detector of a variant; loaded once, on first use."""
-    return FaceDetector(DETECTORS[variant], num_threads=num_threads)
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

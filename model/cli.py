@@ -52,7 +52,12 @@ def _bench_scenes(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from model.train import TrainingConfig, train
 
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "width": args.width}
+    given = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "width": args.width,
+        "seed": args.seed,
+    }
     config = TrainingConfig(**{name: value for name, value in given.items() if value is not None})
     train(args.data, args.out, config, args.cache)
     return 0
@@ -139,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="default: TrainingConfig.epochs")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--width", type=int, help="channels of the first stage")
+    train.add_argument("--seed", type=int, help="initialisation, order and degraded crops")
     train.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     train.set_defaults(run=_train)
 

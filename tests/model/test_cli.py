@@ -70,3 +70,19 @@ def test_train_on_a_missing_folder_is_one_clear_line(tmp_path):
     result = _model("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: no such folder: {tmp_path / 'nope'}"
+
+
+def test_train_options_reach_the_training_config(tmp_path, monkeypatch):
+    import model.train
+    from model.cli import build_parser
+
+    seen = {}
+    monkeypatch.setattr(
+        model.train, "train", lambda data, out, config, cache: seen.update(c=config)
+    )
+    given = ["--seed", "2", "--width", "40", "--epochs", "3"]
+    args = build_parser().parse_args(["train", "--data", str(tmp_path), "--out", "run", *given])
+    assert args.run(args) == 0
+    config = seen["c"]
+    assert (config.seed, config.width, config.epochs) == (2, 40, 3)
+    assert config.batch_size == model.train.TrainingConfig().batch_size  # not given: the default

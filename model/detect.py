@@ -286,48 +286,83 @@ class FullRangeScan:
             interpreter.allocate_tensors()
             outputs = sorted(interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]))
             scores, boxes = (d["index"] for d in outputs)
-            rows, columns = height // FULL_RANGE_STRIDE, width // FULL_RANGE_STRIDE
-            ys, xs = np.mgrid[0:rows, 0:columns]
-            anchors = (np.stack([xs, ys], axis=-1).reshape(-1, 2) + 0.5) * FULL_RANGE_STRIDE
-            self._runners[key] = (interpreter, source, scores, boxes, anchors.astype(np.float32))
+            anchors = full_range_anchors(height, width)
+            self._runners[key] = (interpreter, source, scores, boxes, anchors)
         return self._runners[key]
 
     def detect(
         self, rgb: np.ndarray, min_score: float = FULL_RANGE.min_score, iou_threshold: float = 0.3
     ) -> list[Detection]:
         """Faces in an RGB uint8 image, in its own pixels, best score first."""
-        height, width = rgb.shape[:2]
-        padded_h = -(-height // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN
-        padded_w = -(-width // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN
+        padded_h, padded_w = scan_input_shape(rgb)
         interpreter, source, scores_out, boxes_out, anchors = self._runner(padded_h, padded_w)
         tensor = np.zeros((1, padded_h, padded_w, 3), np.float32)
-        tensor[0, :height, :width] = rgb
-        tensor[0, :height, :width] *= 1 / 127.5
-        tensor[0, :height, :width] -= 1.0
+        fill_scan_input(tensor[0], rgb)
         interpreter.set_tensor(source, tensor)
         interpreter.invoke()
-        logits = interpreter.get_tensor(scores_out)[0, :, 0]
-        keep = logits >= np.log(min_score / (1 - min_score))
-        if not keep.any():
-            return []
-        raw = interpreter.get_tensor(boxes_out)[0][keep]
-        scores = 1.0 / (1.0 + np.exp(-logits[keep]))
-        centres = anchors[keep]
-        boxes = np.concatenate([raw[:, :2] + centres, raw[:, 2:4]], axis=1)
-        points = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
-        return [
-            Detection(
-                box=(
-                    float(box[0] - box[2] / 2),
-                    float(box[1] - box[3] / 2),
-                    float(box[2]),
-                    float(box[3]),
-                ),
-                score=score,
-                keypoints=kps.astype(np.float32),
-            )
-            for box, score, kps in _weighted_nms(boxes, scores, points, iou_threshold)
-        ]
+        return decode_full_range(
+            interpreter.get_tensor(boxes_out)[0],
+            interpreter.get_tensor(scores_out)[0, :, 0],
+            anchors,
+            min_score,
+            iou_threshold,
+        )
+
+
+def scan_input_shape(rgb: np.ndarray) -> tuple[int, int]:
+    """The full-range scan's input (height, width) for an image: padded to the alignment."""
+    height, width = rgb.shape[:2]
+    return (
+        -(-height // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
+        -(-width // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
+    )
+
+
+def fill_scan_input(padded: np.ndarray, rgb: np.ndarray) -> None:
+    """Write ``rgb`` into the top left of a zeroed float32 scan input, scaled to [-1, 1]."""
+    height, width = rgb.shape[:2]
+    padded[:height, :width] = rgb
+    padded[:height, :width] *= 1 / 127.5
+    padded[:height, :width] -= 1.0
+
+
+def full_range_anchors(height: int, width: int) -> np.ndarray:
+    """Anchor centres, in input pixels, of the full-range scan on a ``height`` x ``width`` input."""
+    rows, columns = height // FULL_RANGE_STRIDE, width // FULL_RANGE_STRIDE
+    ys, xs = np.mgrid[0:rows, 0:columns]
+    anchors = (np.stack([xs, ys], axis=-1).reshape(-1, 2) + 0.5) * FULL_RANGE_STRIDE
+    return anchors.astype(np.float32)
+
+
+def decode_full_range(
+    raw_boxes: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    min_score: float,
+    iou_threshold: float = 0.3,
+) -> list[Detection]:
+    """The full-range scan's raw outputs as faces in its input's pixels, best score first."""
+    keep = logits >= np.log(min_score / (1 - min_score))
+    if not keep.any():
+        return []
+    raw = raw_boxes[keep]
+    scores = 1.0 / (1.0 + np.exp(-logits[keep]))
+    centres = anchors[keep]
+    boxes = np.concatenate([raw[:, :2] + centres, raw[:, 2:4]], axis=1)
+    points = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
+    return [
+        Detection(
+            box=(
+                float(box[0] - box[2] / 2),
+                float(box[1] - box[3] / 2),
+                float(box[2]),
+                float(box[3]),
+            ),
+            score=score,
+            keypoints=kps.astype(np.float32),
+        )
+        for box, score, kps in _weighted_nms(boxes, scores, points, iou_threshold)
+    ]
 
 
 def _shifted(detection: Detection, dx: float, dy: float) -> Detection:

@@ -8,9 +8,9 @@ per input side for every whole frame and every look of every proposal. Every loo
 taken, where FaceFinder skips those that cannot change its decision; the decision itself is
 FaceFinder's, step for step, so the faces are the same (``tests/test_gpu_worker.py``).
 
-The short-range model's letterboxing and decoding are ``model.detect``'s own; the full-range
-scan's repeat ``FullRangeScan.detect``, which bundles them with its LiteRT call; the parity
-test holds the copy to the original.
+Pre- and post-processing are ``model.detect``'s own (the short-range model's letterboxing
+and decoding, the full-range scan's padded input, anchors and decoding); only the model calls
+are Keras ones here.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from model.detect import (
     CONFIRM_ZOOMS,
     DEFAULT_MIN_FACE_PX,
     FULL_RANGE,
-    FULL_RANGE_ALIGN,
-    FULL_RANGE_STRIDE,
     MAX_PROPOSALS,
     SCAN_WEIGHT,
     SHORT_RANGE,
@@ -39,14 +37,17 @@ from model.detect import (
     _anchors,
     _scaled,
     _shifted,
-    _weighted_nms,
     _window,
     box_iou,
+    decode_full_range,
     decode_letterboxed,
     detector_scale,
+    fill_scan_input,
+    full_range_anchors,
     letterboxed,
     look_detector_spec,
     proposal_score,
+    scan_input_shape,
     shrunk,
 )
 
@@ -138,27 +139,16 @@ class BatchedFaceFinder:
         scaled for the scan; one call per padded input shape."""
         by_shape: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(scaled):
-            by_shape.setdefault(_padded_shape(image), []).append(index)
+            by_shape.setdefault(scan_input_shape(image), []).append(index)
         proposals: list[list[Detection]] = [[] for _ in scaled]
         for (padded_h, padded_w), indices in by_shape.items():
             batch = np.zeros((len(indices), padded_h, padded_w, 3), np.float32)
             for row, index in enumerate(indices):
-                height, width = scaled[index].shape[:2]
-                # As FullRangeScan, in its order of float32 steps: the padding stays 0, the
-                # image goes to [-1, 1].
-                batch[row, :height, :width] = scaled[index]
-                batch[row, :height, :width] *= 1 / 127.5
-                batch[row, :height, :width] -= 1.0
+                fill_scan_input(batch[row], scaled[index])
             boxes, logits = _run(self._full_range, batch)
-            rows, columns = padded_h // FULL_RANGE_STRIDE, padded_w // FULL_RANGE_STRIDE
-            ys, xs = np.mgrid[0:rows, 0:columns]
-            anchors = ((np.stack([xs, ys], -1).reshape(-1, 2) + 0.5) * FULL_RANGE_STRIDE).astype(
-                np.float32
-            )
+            anchors = full_range_anchors(padded_h, padded_w)
             for row, index in enumerate(indices):
-                found = _decode_full_range(
-                    boxes[row], logits[row, :, 0], anchors, min_scores[index]
-                )
+                found = decode_full_range(boxes[row], logits[row, :, 0], anchors, min_scores[index])
                 proposals[index] = [_scaled(d, 1 / scales[index]) for d in found][:MAX_PROPOSALS]
         return proposals
 
@@ -189,45 +179,6 @@ def _run(model: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     outputs = [keras.ops.convert_to_numpy(o) for o in model(batch, training=False)]
     boxes, logits = sorted(outputs, key=lambda a: -a.shape[-1])
     return boxes, logits
-
-
-def _padded_shape(image: np.ndarray) -> tuple[int, int]:
-    height, width = image.shape[:2]
-    return (
-        -(-height // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
-        -(-width // FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN,
-    )
-
-
-def _decode_full_range(
-    raw_boxes: np.ndarray,
-    logits: np.ndarray,
-    anchors: np.ndarray,
-    min_score: float,
-    iou_threshold: float = 0.3,
-) -> list[Detection]:
-    # As FullRangeScan.detect, at the profile's proposal score.
-    keep = logits >= np.log(min_score / (1 - min_score))
-    if not keep.any():
-        return []
-    raw = raw_boxes[keep]
-    scores = 1.0 / (1.0 + np.exp(-logits[keep]))
-    centres = anchors[keep]
-    boxes = np.concatenate([raw[:, :2] + centres, raw[:, 2:4]], axis=1)
-    points = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
-    return [
-        Detection(
-            box=(
-                float(box[0] - box[2] / 2),
-                float(box[1] - box[3] / 2),
-                float(box[2]),
-                float(box[3]),
-            ),
-            score=score,
-            keypoints=kps.astype(np.float32),
-        )
-        for box, score, kps in _weighted_nms(boxes, scores, points, iou_threshold)
-    ]
 
 
 def _is_sure(proposal: Detection) -> bool:

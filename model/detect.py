@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -506,50 +506,81 @@ class FaceFinder:
             for d in self.full_range.detect(scaled, min_score=proposal_score(min_face_px))
         ]
         for proposal in proposals[:MAX_PROPOSALS]:
-            if proposal.box[2] >= SURE_FACE_PX and proposal.score >= SURE_SCORE:
+            if is_sure(proposal):
                 candidates.append(proposal)
                 continue
             confirmed = self._confirm(rgb, proposal)
             if confirmed is not None:
                 candidates.append(confirmed)
-        kept: list[Detection] = []
-        for candidate in sorted(candidates, key=lambda d: -d.score):
-            if all(box_iou(candidate.box, k.box) <= iou_threshold for k in kept):
-                kept.append(candidate)
-        return kept
+        return kept_once(candidates, iou_threshold)
 
     def _confirm(self, rgb: np.ndarray, proposal: Detection) -> Detection | None:
         """The proposal as a confirmed face (box and keypoints of the first look), or None."""
-        looks_weight = (1 - SCAN_WEIGHT) / len(CONFIRM_ZOOMS)
-        score = SCAN_WEIGHT * proposal.score
-        face = None
-        for done, zoom in enumerate(CONFIRM_ZOOMS):
-            if score + looks_weight * (len(CONFIRM_ZOOMS) - done) < ACCEPT_SCORE:
-                return None  # even certain looks from here on could not make it a face
-            look = self._look(rgb, proposal, zoom)
-            if face is None:
-                low, high = SIZE_RATIO
-                if look is None or not low < look.box[2] / proposal.box[2] < high:
-                    return None  # nothing there, or a different thing than the scan proposed
-                face = look
-            score += looks_weight * (look.score if look is not None else 0.0)
-        if face is None or score < ACCEPT_SCORE:
-            return None
-        return Detection(face.box, score, face.keypoints)
+        return confirmed_face(proposal, lambda zoom: self._look(rgb, proposal, zoom))
 
     def _look(self, rgb: np.ndarray, proposal: Detection, zoom: float) -> Detection | None:
         """The short-range model's best face at the proposal's centre, in frame pixels."""
         window, left, top = _window(rgb, proposal.box, zoom)
-        side = window.shape[0]
-        small = look_detector_spec(side) is SMALL_LOOK
+        small = look_detector_spec(window.shape[0]) is SMALL_LOOK
         detector = self.small_looks if small else self.short_range
-        best = None
-        for face in detector.detect(window, min_score=CONFIRM_LOOK_SCORE):
-            x, y, w, h = face.box
-            centred = abs(x + w / 2 - side / 2) < side / 4 and abs(y + h / 2 - side / 2) < side / 4
-            if centred and (best is None or face.score > best.score):
-                best = face
-        return None if best is None else _shifted(best, left, top)
+        faces = detector.detect(window, min_score=CONFIRM_LOOK_SCORE)
+        return centred_best(faces, window.shape[0], left, top)
+
+
+# The decision steps of FaceFinder, shared with the GPU worker's batched finder
+# (infra/gpu_worker/batched_finder.py), which takes the same looks in batches.
+
+
+def is_sure(proposal: Detection) -> bool:
+    """Whether a scan proposal is large and sure enough to be kept without looks."""
+    return proposal.box[2] >= SURE_FACE_PX and proposal.score >= SURE_SCORE
+
+
+def centred_best(faces: Sequence[Detection], side: int, left: int, top: int) -> Detection | None:
+    """A look's answer: the best of its faces centred in its ``side``-pixel window (whose
+    top left is at ``left``, ``top`` in the frame), in frame pixels; None if none is."""
+    best = None
+    for face in faces:
+        x, y, w, h = face.box
+        centred = abs(x + w / 2 - side / 2) < side / 4 and abs(y + h / 2 - side / 2) < side / 4
+        if centred and (best is None or face.score > best.score):
+            best = face
+    return None if best is None else _shifted(best, left, top)
+
+
+def confirmed_face(
+    proposal: Detection, look: Callable[[float], Detection | None]
+) -> Detection | None:
+    """A proposal as a confirmed face (box and keypoints of the first look), or None.
+
+    ``look(zoom)`` gives the look at each of CONFIRM_ZOOMS in turn; it is not asked for
+    looks that could no longer change the decision.
+    """
+    looks_weight = (1 - SCAN_WEIGHT) / len(CONFIRM_ZOOMS)
+    score = SCAN_WEIGHT * proposal.score
+    face = None
+    for done, zoom in enumerate(CONFIRM_ZOOMS):
+        if score + looks_weight * (len(CONFIRM_ZOOMS) - done) < ACCEPT_SCORE:
+            return None  # even certain looks from here on could not make it a face
+        answer = look(zoom)
+        if face is None:
+            low, high = SIZE_RATIO
+            if answer is None or not low < answer.box[2] / proposal.box[2] < high:
+                return None  # nothing there, or a different thing than the scan proposed
+            face = answer
+        score += looks_weight * (answer.score if answer is not None else 0.0)
+    if face is None or score < ACCEPT_SCORE:
+        return None
+    return Detection(face.box, score, face.keypoints)
+
+
+def kept_once(candidates: Sequence[Detection], iou_threshold: float) -> list[Detection]:
+    """Candidates best score first, each dropped if it overlaps one already kept."""
+    kept: list[Detection] = []
+    for candidate in sorted(candidates, key=lambda d: -d.score):
+        if all(box_iou(candidate.box, k.box) <= iou_threshold for k in kept):
+            kept.append(candidate)
+    return kept
 
 
 def new_face_finder(num_threads: int = 1, min_face_px: float = DEFAULT_MIN_FACE_PX) -> FaceFinder:

@@ -6,7 +6,8 @@ same steps run for a batch of frames in a few calls on the Keras BlazeFace (``ke
 one full-range call per input shape (cameras of one size share it), and one short-range call
 per input side for every whole frame and every look of every proposal. Every look is
 taken, where FaceFinder skips those that cannot change its decision; the decision itself is
-FaceFinder's, step for step, so the faces are the same (``tests/test_gpu_worker.py``).
+FaceFinder's own (``confirmed_face``, ``is_sure``, ``kept_once``), so the faces are the same
+(``tests/test_gpu_worker.py``).
 
 Pre- and post-processing are ``model.detect``'s own (the short-range model's letterboxing
 and decoding, the full-range scan's padded input, anchors and decoding); only the model calls
@@ -21,29 +22,26 @@ from typing import Any
 import numpy as np
 
 from model.detect import (
-    ACCEPT_SCORE,
     CONFIRM_LOOK_SCORE,
     CONFIRM_ZOOMS,
     DEFAULT_MIN_FACE_PX,
     FULL_RANGE,
     MAX_PROPOSALS,
-    SCAN_WEIGHT,
     SHORT_RANGE,
-    SIZE_RATIO,
     SMALL_LOOK,
-    SURE_FACE_PX,
-    SURE_SCORE,
     Detection,
     _anchors,
     _scaled,
-    _shifted,
     _window,
-    box_iou,
+    centred_best,
+    confirmed_face,
     decode_full_range,
     decode_letterboxed,
     detector_scale,
     fill_scan_input,
     full_range_anchors,
+    is_sure,
+    kept_once,
     letterboxed,
     look_detector_spec,
     proposal_score,
@@ -94,7 +92,7 @@ class BatchedFaceFinder:
         looks: list[tuple[int, int, float, int, int]] = []  # frame, proposal, zoom, left, top
         for index, rgb in enumerate(frames):
             for number, proposal in enumerate(proposals[index]):
-                if _is_sure(proposal):
+                if is_sure(proposal):
                     continue
                 for zoom in CONFIRM_ZOOMS:
                     window, left, top = _window(rgb, proposal.box, zoom)
@@ -110,25 +108,20 @@ class BatchedFaceFinder:
         for (index, number, zoom, left, top), faces, image in zip(
             looks, found[len(frames) :], images[len(frames) :], strict=True
         ):
-            looked[index, number, zoom] = _centred_best(faces, image.shape[0], left, top)
+            looked[index, number, zoom] = centred_best(faces, image.shape[0], left, top)
 
         results = []
         for index in range(len(frames)):
             candidates = [_scaled(d, 1 / scales[index]) for d in found[index]]
             for number, proposal in enumerate(proposals[index]):
-                if _is_sure(proposal):
+                if is_sure(proposal):
                     candidates.append(proposal)
                     continue
-                confirmed = _confirm(
-                    proposal, [looked[index, number, zoom] for zoom in CONFIRM_ZOOMS]
-                )
+                answers = {zoom: looked[index, number, zoom] for zoom in CONFIRM_ZOOMS}
+                confirmed = confirmed_face(proposal, answers.__getitem__)
                 if confirmed is not None:
                     candidates.append(confirmed)
-            kept: list[Detection] = []
-            for candidate in sorted(candidates, key=lambda d: -d.score):
-                if all(box_iou(candidate.box, k.box) <= iou_threshold for k in kept):
-                    kept.append(candidate)
-            results.append(kept)
+            results.append(kept_once(candidates, iou_threshold))
         return results
 
     # ------------------------------------------------------------------ full range
@@ -179,37 +172,3 @@ def _run(model: Any, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     outputs = [keras.ops.convert_to_numpy(o) for o in model(batch, training=False)]
     boxes, logits = sorted(outputs, key=lambda a: -a.shape[-1])
     return boxes, logits
-
-
-def _is_sure(proposal: Detection) -> bool:
-    return proposal.box[2] >= SURE_FACE_PX and proposal.score >= SURE_SCORE
-
-
-def _centred_best(faces: list[Detection], side: int, left: int, top: int) -> Detection | None:
-    # As FaceFinder._look: the best face centred in the window, in frame pixels.
-    best = None
-    for face in faces:
-        x, y, w, h = face.box
-        centred = abs(x + w / 2 - side / 2) < side / 4 and abs(y + h / 2 - side / 2) < side / 4
-        if centred and (best is None or face.score > best.score):
-            best = face
-    return None if best is None else _shifted(best, left, top)
-
-
-def _confirm(proposal: Detection, looks: list[Detection | None]) -> Detection | None:
-    """FaceFinder._confirm's decision, given both looks already taken."""
-    looks_weight = (1 - SCAN_WEIGHT) / len(CONFIRM_ZOOMS)
-    score = SCAN_WEIGHT * proposal.score
-    face = None
-    for done, look in enumerate(looks):
-        if score + looks_weight * (len(CONFIRM_ZOOMS) - done) < ACCEPT_SCORE:
-            return None
-        if face is None:
-            low, high = SIZE_RATIO
-            if look is None or not low < look.box[2] / proposal.box[2] < high:
-                return None
-            face = look
-        score += looks_weight * (look.score if look is not None else 0.0)
-    if face is None or score < ACCEPT_SCORE:
-        return None
-    return Detection(face.box, score, face.keypoints)

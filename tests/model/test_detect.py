@@ -206,3 +206,43 @@ def test_a_proposal_is_kept_only_when_its_looks_confirm_a_face(sample_photos):
     assert abs(confirmed.box[0] - (600 + x)) < 8 and abs(confirmed.box[2] - w) < 0.3 * w
     # AND a confident proposal on a blank wall is dropped: the looks outvote the scan
     assert finder._confirm(frame, at_wall) is None
+
+
+def test_the_confirm_decision_asks_only_for_looks_that_can_change_it():
+    # GIVEN a 40 px proposal and looks answered from a table, each request recorded
+    from model.detect import ACCEPT_SCORE, CONFIRM_ZOOMS, confirmed_face
+
+    points = np.zeros((6, 2), np.float32)
+    proposal = Detection((100, 100, 40, 40), 0.3, points)
+    first, second = CONFIRM_ZOOMS
+
+    def looks(answers):
+        asked = []
+
+        def look(zoom):
+            asked.append(zoom)
+            return answers[zoom]
+
+        return look, asked
+
+    face = Detection((98, 99, 44, 44), 0.9, points + 1)
+    # WHEN both looks find a face of the proposal's size
+    look, asked = looks({first: face, second: Detection((90, 90, 60, 60), 0.8, points)})
+    confirmed = confirmed_face(proposal, look)
+    # THEN it is a face: the first look's box and keypoints, the weighted mean as its score
+    assert asked == [first, second]
+    assert confirmed is not None and confirmed.box == face.box
+    assert np.array_equal(confirmed.keypoints, face.keypoints)
+    assert confirmed.score >= ACCEPT_SCORE
+    # AND when the first look finds nothing, or something of another size, the second is not taken
+    for answer in (None, Detection((60, 60, 120, 120), 0.99, points)):
+        look, asked = looks({first: answer, second: face})
+        assert confirmed_face(proposal, look) is None and asked == [first]
+    # AND a second look that finds nothing outvotes a weak first one
+    look, asked = looks({first: Detection((98, 99, 44, 44), 0.5, points), second: None})
+    assert confirmed_face(proposal, look) is None and asked == [first, second]
+    # AND a faint proposal whose first look is faint too is dropped without the second look:
+    # even a certain one could not lift it to the bar
+    look, asked = looks({first: Detection((98, 99, 44, 44), 0.25, points), second: face})
+    assert confirmed_face(Detection((100, 100, 40, 40), 0.1, points), look) is None
+    assert asked == [first]

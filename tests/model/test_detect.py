@@ -210,7 +210,9 @@ def test_a_proposal_is_kept_only_when_its_looks_confirm_a_face(sample_photos):
 
 def test_the_confirm_decision_asks_only_for_looks_that_can_change_it():
     # GIVEN a 40 px proposal and looks answered from a table, each request recorded
-    from model.detect import ACCEPT_SCORE, CONFIRM_ZOOMS, confirmed_face
+    import pytest
+
+    from model.detect import CONFIRM_ZOOMS, SCAN_WEIGHT, confirmed_face
 
     points = np.zeros((6, 2), np.float32)
     proposal = Detection((100, 100, 40, 40), 0.3, points)
@@ -233,7 +235,7 @@ def test_the_confirm_decision_asks_only_for_looks_that_can_change_it():
     assert asked == [first, second]
     assert confirmed is not None and confirmed.box == face.box
     assert np.array_equal(confirmed.keypoints, face.keypoints)
-    assert confirmed.score >= ACCEPT_SCORE
+    assert confirmed.score == pytest.approx(SCAN_WEIGHT * 0.3 + (1 - SCAN_WEIGHT) * (0.9 + 0.8) / 2)
     # AND when the first look finds nothing, or something of another size, the second is not taken
     for answer in (None, Detection((60, 60, 120, 120), 0.99, points)):
         look, asked = looks({first: answer, second: face})

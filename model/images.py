@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000
 # MPO is what many cameras write: a JPEG with more JPEGs after it. We read the first.
@@ -85,12 +85,16 @@ def _upright_rgb(image: Image.Image) -> np.ndarray:
     image = _exif_upright(image)
     if image.mode.startswith("I") or image.mode == "F":
         return _sixteen_bit_grey_to_rgb(image)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    # A camera's frame is RGB already: converting it would only copy it.
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def _exif_upright(image: Image.Image) -> Image.Image:
     """Turn the pixels the way the camera's EXIF orientation tag says the picture is held."""
     try:
+        if image.getexif().get(ExifTags.Base.Orientation, 1) == 1:
+            return image  # already upright: exif_transpose would return a copy
         upright = ImageOps.exif_transpose(image)
     except Exception:
         # A damaged EXIF block says nothing reliable about orientation; the pixels are fine.

@@ -8,35 +8,18 @@ README between two markers and is replaced whole.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from infra.template import REPO_ROOT
+from model import machine
 
 RESULTS = REPO_ROOT / "bench" / "results.json"
 README = REPO_ROOT / "README.md"
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 NOT_MEASURED = "not measured"
-
-
-def machine() -> str:
-    """CPU model, cores, memory and Python, in one line."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M).group(1)  # type: ignore[union-attr]
-    except (OSError, AttributeError):
-        pass
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} cores of {cpu.strip()}, {memory_gib:.0f} GiB,"
-        f" Python {platform.python_version()}"
-    )
 
 
 def read_results(path: Path = RESULTS) -> dict[str, Any]:
@@ -50,7 +33,7 @@ def record(results: dict[str, Any], key: str, figures: dict[str, Any], quick: bo
     """Put one part's figures in ``results`` with the date, the machine and the run size."""
     results[key] = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "machine": machine(),
+        "machine": machine.describe(),
         "quick": quick,
         **figures,
     }

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from model import machine
 from model.crops import build_crops
 from model.dataset import load_dataset
 from model.images import read_image
@@ -55,7 +55,8 @@ def bench_scenes(
     predictor = load_predictor(num_threads=1)
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()} {platform.processor()}".strip(),
+        "machine": machine.describe(),
+        "libraries": machine.library_versions(),
         "model_version": predictor.model_version,
         "frame_size": list(size),
         "seed": seed,

@@ -21,7 +21,6 @@ crops, and for the mean over a crop and its mirror that ``test_time_flip`` serve
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model import machine
 from model.confidence import FACE_PX_BUCKETS, bucket_name, temperature_table
 from model.crops import CropSet, DegradedCrops, build_crops, build_degraded_crops
 from model.dataset import load_dataset
@@ -323,7 +323,7 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
                 "gender_temperatures": temperatures,
                 "gender_temperatures_flip": flip_temperatures,
                 "keras_backend": keras.backend.backend(),
-                "machine": f"{platform.machine()} {platform.processor()}".strip(),
+                "machine": machine.describe(),
                 "python": sys.version.split()[0],
             },
             indent=2,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import ClientError
@@ -40,6 +42,11 @@ from model.bands import BAND_NAMES, GENDERS
 SEED_CATALOG_PATH = Path(__file__).with_name("seed_catalog.json")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NO_AUDIENCE = "none"
+# What an id in the catalog may be: ASCII letters and digits, then also '.', '_' and '-'.
+SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Characters no creative URL needs (it is written into the player's markup as an src):
+# whitespace and controls, quotes, angle brackets, and the backslash, which browsers read as '/'.
+UNSAFE_URL_CHARACTERS = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>\\`]")
 
 
 def bucket_name(band: str, gender: str) -> str:
@@ -70,6 +77,25 @@ def _subset_of(allowed: tuple[str, ...]) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _creative_url(url: str) -> str:
+    """An http(s) URL or a path on the ad server; anything else (``javascript:``, ``data:``,
+    ``//other-host``) is refused, because the player puts it in an ``src``."""
+    if UNSAFE_URL_CHARACTERS.search(url):
+        raise ValueError("must not contain spaces, control characters, quotes, <, > or \\")
+    parts = urlsplit(url)
+    if parts.scheme:
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL or a relative path, got {url[:40]!r}")
+    elif url.startswith("//"):  # scheme-relative: another host, whatever the page's scheme
+        raise ValueError(f"must be an http(s) URL or a relative path, got {url[:40]!r}")
+    return url
+
+
+# Ids of creatives, campaigns and stores: they end up in URLs, reports and pages.
+SafeId = Annotated[str, Field(pattern=SAFE_ID)]
+CreativeUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_creative_url)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -77,8 +103,8 @@ class _Frozen(BaseModel):
 class Creative(_Frozen):
     """One piece of content a display can show."""
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-    url: Annotated[str, Field(min_length=1)]
+    id: SafeId
+    url: CreativeUrl
     kind: Literal["image", "video"] = "image"
     duration_s: Annotated[float, Field(gt=0, le=600)]
     weight: Annotated[float, Field(gt=0)] = 1.0
@@ -135,7 +161,7 @@ class Target(_Frozen):
 class Campaign(_Frozen):
     """Creatives aimed at an audience, with a weight, a schedule and a frequency cap."""
 
-    id: Annotated[str, Field(min_length=1, max_length=64)]
+    id: SafeId
     target: Target
     weight: Annotated[float, Field(gt=0)] = 1.0
     schedule: Schedule = Schedule()
@@ -162,7 +188,7 @@ class Catalog(_Frozen):
     version: Literal[1] = 1
     default_creative: Creative
     campaigns: tuple[Campaign, ...] = ()
-    stores: dict[str, StoreSettings] = Field(default_factory=dict)
+    stores: dict[SafeId, StoreSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Catalog:

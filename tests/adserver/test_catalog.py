@@ -107,6 +107,64 @@ def test_invalid_json_is_one_clear_problem() -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.domain)",
+        "JavaScript:alert(1)",
+        "data:image/svg+xml,<svg onload=alert(1)>",
+        "//cdn.example.com/ad.svg",  # another host, whatever the page's scheme
+        "/\\cdn.example.com/ad.svg",  # browsers read the backslash as a slash
+        " javascript:alert(1)",
+        '/static/creatives/a.svg" onerror="alert(1)',
+        "ftp://example.com/ad.svg",
+        "https:/no-host.svg",
+    ],
+)
+def test_creative_urls_other_than_http_or_relative_are_refused_with_the_reason(url: str) -> None:
+    # GIVEN a catalog whose first campaign's creative points somewhere a browser would run
+    document = seed_document()
+    document["campaigns"][0]["creatives"][0]["url"] = url
+    # WHEN it is validated THEN it is refused, naming the field and saying what is allowed
+    problems = problems_of(document)
+    assert problems[0].startswith("campaigns[0].creatives[0].url: must ")
+
+
+@pytest.mark.parametrize(
+    "url", ["/static/creatives/a.svg", "creatives/a.svg", "https://cdn.example.com/a.mp4"]
+)
+def test_http_and_relative_creative_urls_are_accepted(url: str) -> None:
+    document = seed_document()
+    document["campaigns"][0]["creatives"][0]["url"] = url
+    assert parse_catalog(document).campaigns[0].creatives[0].url == url
+
+
+@pytest.mark.parametrize("bad_id", ["<b>hi</b>", "-leading-dash", ".hidden", "a b", "x" * 65, ""])
+def test_ids_outside_the_safe_alphabet_are_refused(bad_id: str) -> None:
+    # GIVEN markup, a leading punctuation mark, a space or 65 characters as a creative id,
+    # a campaign id and a store id WHEN validated THEN each is refused by its field
+    document = seed_document()
+    document["campaigns"][0]["creatives"][0]["id"] = bad_id
+    document["campaigns"][1]["id"] = bad_id
+    document["stores"][bad_id] = {}
+    problems = problems_of(document)
+    assert any(p.startswith("campaigns[0].creatives[0].id: String should match") for p in problems)
+    assert any(p.startswith("campaigns[1].id: String should match") for p in problems)
+    assert any(p.startswith("stores.") and "should match" in p for p in problems)
+
+
+def test_check_command_names_a_javascript_url(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = seed_document()
+    document["default_creative"]["url"] = "javascript:alert(1)"
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(document))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: default_creative.url: must be an http(s) URL or a relative path")
+
+
+@pytest.mark.parametrize(
     ("when_utc", "expected"),
     [
         (datetime(2024, 6, 7, 15, 59, tzinfo=UTC), False),  # Fri 16:59 in London

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,9 +35,10 @@ from adserver.impressions import (
     impression_from_request,
 )
 from adserver.play_audience import PresenceReader, play_audience
+from adserver.present_now import RECENT_S, store_now
 from adserver.registry import Display, Principal, Registry
 from adserver.report_chart import render_svg
-from adserver.reports import ReportRangeError, build_report, report_range
+from adserver.reports import ReportRangeError, build_report, report_range, store_midnight_ms
 from adserver.rollups import InMemoryRollups, RollupReader
 from adserver.settings import AdServerSettings
 from adserver.uploads import UploadRefused, frame_upload_url
@@ -52,6 +54,7 @@ QUERY_INTEGER = "^[0-9]{0,18}$"  # as the document says it: an empty value means
 MAX_EPOCH_MS = 10**13 - 1  # year 2286
 # Request bodies are small JSON objects; a larger one is refused before it is parsed.
 MAX_JSON_BODY_BYTES = 16 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _now_ms() -> int:
@@ -328,6 +331,45 @@ def store_routes(deps: AdServerDependencies) -> Router:
         if output == "svg":
             return Response(200, "image/svg+xml", render_svg(document))
         return Response(200, content_types.APPLICATION_JSON, json.dumps(document))
+
+    @router.get(
+        "/v1/stores/<store>/now",
+        summary="Who is in front of each display right now, and how many have left today.",
+        description="In view: the tracker's open tracks of each display's cameras, seen in the"
+        " last `recent_s` seconds. Left: the people counted since the store's midnight. The"
+        " dashboard asks every few seconds.",
+        tags=["operators"],
+        security=doc.OPERATOR_TOKEN,
+        responses={
+            **doc.answers(200, "Who is in view.", doc.StoreNow),
+            **doc.refusals(401, 403, 404),
+        },
+    )
+    def now(store: doc.StoreId) -> Response[str]:
+        require_operator(caller(router, deps))
+        known_ids(store=store)
+        cameras = deps.registry.store_cameras(store)
+        if cameras is None:
+            raise NotFoundError(f"unknown store {store}")
+        now_ms = deps.clock_ms()
+        time_zone = deps.catalog().store(store).time_zone
+        midnight_ms = store_midnight_ms(now_ms, time_zone)
+        today = build_report(
+            store, midnight_ms, now_ms + 1, deps.rollups.hours(store, midnight_ms, now_ms + 1)
+        )
+        in_view: dict[str, Any] = {"displays": {}, "cameras": {}}
+        if deps.presence is not None:
+            in_view = store_now(deps.presence, deps.registry.store_displays(store), cameras, now_ms)
+        body = {
+            "store": store,
+            "at": datetime.fromtimestamp(now_ms / 1000, UTC).isoformat().replace("+00:00", "Z"),
+            "time_zone": time_zone,
+            "recent_s": RECENT_S,
+            "tracking": deps.presence is not None,
+            **in_view,
+            "left_today": today["totals"]["people"],
+        }
+        return Response(200, content_types.APPLICATION_JSON, json.dumps(body), NO_STORE)
 
     return router
 

@@ -139,6 +139,30 @@ class Report(BaseModel):
     totals: ReportTotals
 
 
+class InViewNow(Documented):
+    present: Annotated[int, Field(ge=0, description="People in view now (open tracks).")]
+    looking: Annotated[int, Field(ge=0, description="Of them, looking at the screen.")]
+
+
+class DisplayNow(InViewNow):
+    cameras: Annotated[list[str], Field(description='Its cameras, "{store}/{camera}".')]
+
+
+class StoreNow(Documented):
+    store: str
+    at: Annotated[str, Field(description="The time of this answer, ISO 8601 in UTC.")]
+    time_zone: str
+    recent_s: Annotated[
+        float, Field(description="A person last seen longer ago than this is leaving.")
+    ]
+    tracking: Annotated[bool, Field(description="False where the server reads no tracks.")]
+    displays: dict[str, DisplayNow]
+    cameras: dict[str, InViewNow]
+    left_today: Annotated[
+        int, Field(ge=0, description="People who have left since the store's midnight.")
+    ]
+
+
 class UploadRequest(Documented):
     captured_at_ms: Annotated[
         int | None, Field(ge=0, description="When the frame was taken; defaults to now.")

@@ -45,6 +45,10 @@ class Registry(Protocol):
         """The "{store}/{camera}" cameras of a store's displays; None for an unknown store."""
         ...
 
+    def store_displays(self, store: str) -> tuple[Display, ...]:
+        """The store's displays, by id (none for an unknown store)."""
+        ...
+
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -80,6 +84,12 @@ class DynamoDBRegistry:
             return None
         return tuple(sorted(item.get("cameras", ())))
 
+    def store_displays(self, store: str) -> tuple[Display, ...]:
+        # The store item lists its displays' ids (GetItem only: the ad server may not scan).
+        item = self._table.get_item(Key={"pk": f"store#{store}"}).get("Item") or {}
+        found = (self.display(display_id) for display_id in sorted(item.get("displays", ())))
+        return tuple(d for d in found if d is not None and d.store == store)
+
     def add_token(self, token: str, principal: Principal) -> None:
         item = {"pk": f"token#{token_digest(token)}", "role": principal.role}
         item["subject"] = principal.subject
@@ -95,11 +105,11 @@ class DynamoDBRegistry:
                 "cameras": list(display.cameras),
             }
         )
-        # The store item lists every camera of its displays, for store-wide reports.
-        update: dict[str, Any] = {"UpdateExpression": "SET kind = :kind"}
-        values: dict[str, Any] = {":kind": "store"}
+        # The store item lists its displays and every camera of them, for store-wide reports.
+        update: dict[str, Any] = {"UpdateExpression": "SET kind = :kind ADD displays :display"}
+        values: dict[str, Any] = {":kind": "store", ":display": {display.display_id}}
         if display.cameras:
-            update["UpdateExpression"] += " ADD cameras :cameras"
+            update["UpdateExpression"] += ", cameras :cameras"
             values[":cameras"] = set(display.cameras)
         self._table.update_item(
             Key={"pk": f"store#{display.store}"}, ExpressionAttributeValues=values, **update
@@ -124,6 +134,9 @@ class InMemoryRegistry:
         if not displays:
             return None
         return tuple(sorted({camera for d in displays for camera in d.cameras}))
+
+    def store_displays(self, store: str) -> tuple[Display, ...]:
+        return tuple(sorted((d for d in self.displays.values() if d.store == store), key=str))
 
     def add_token(self, token: str, principal: Principal) -> None:
         self.principals[token_digest(token)] = principal

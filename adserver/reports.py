@@ -22,6 +22,7 @@ from itertools import zip_longest
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE
 from adserver.rollups import (
     AD_PLACE_PREFIX,
     DWELL_BINS,
@@ -33,7 +34,9 @@ from adserver.rollups import (
     quantile,
 )
 
-# A report shows no cell (hour, bucket, camera) of fewer people than this.
+# How a bucket reads to a person ("young_adult/female" is "Young adult, female").
+NO_AUDIENCE_NAME = "Nobody in front"
+# A report shows no cell (hour, day, bucket, camera) of fewer people than this.
 DEFAULT_MIN_CELL_COUNT = 5
 MAX_RANGE_MS = 31 * 24 * HOUR_MS
 # Reports cover 1970 up to a day before Python's last date, so every hour of the range can
@@ -47,6 +50,18 @@ class ReportRangeError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def bucket_label(bucket: str) -> str:
+    """A bucket as a store manager reads it: ``young_adult/female`` -> "Young adult, female"."""
+    if bucket == NO_AUDIENCE:
+        return NO_AUDIENCE_NAME
+    band, _, gender = bucket.partition("/")
+    words = band.replace("_", " ").capitalize()
+    return f"{words}, {gender}" if gender else words
+
+
+BUCKET_NAMES = {bucket: bucket_label(bucket) for bucket in (*ALL_BUCKETS, NO_AUDIENCE)}
 
 
 def parse_instant(name: str, value: str | None) -> int:
@@ -68,6 +83,13 @@ def parse_instant(name: str, value: str | None) -> int:
     if not 0 <= instant <= LATEST_MS:
         raise ReportRangeError(f"{name}: must be between 1970 and 9999, got {shown!r}")
     return instant
+
+
+def store_midnight_ms(now_ms: int, time_zone: str) -> int:
+    """The epoch milliseconds of the last midnight before ``now_ms`` on the store's clock."""
+    local = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(ZoneInfo(time_zone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(midnight.timestamp() * 1000)
 
 
 def report_range(from_value: str | None, to_value: str | None) -> tuple[int, int]:
@@ -98,6 +120,9 @@ def build_report(
     # is some 35,000 of them: adding them one by one took most of the report's time).
     over_range: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
     hours: list[dict[str, Any]] = []
+    # Each store-local day's people, summed before suppression: a day's bars must not lose
+    # the hours that were too small to show on their own.
+    by_day: dict[str, Cell] = defaultdict(Cell)
     suppressed = 0
     for start in range(hour_of(from_ms), to_ms, HOUR_MS):
         by_bucket_now: dict[str, Cell] = defaultdict(Cell)
@@ -106,8 +131,10 @@ def build_report(
             if not place.startswith(AD_PLACE_PREFIX):  # a play's second count, by its ad
                 by_bucket_now[bucket].add(counts[:DWELL_BINS])  # the hour needs no histograms
         hour_total = _summed(by_bucket_now.values())
+        local_hour = datetime.fromtimestamp(start / 1000, UTC).astimezone(zone).isoformat()
+        by_day[local_hour[:10]].add(hour_total.counts)
         row: dict[str, Any] = {
-            "hour": datetime.fromtimestamp(start / 1000, UTC).astimezone(zone).isoformat(),
+            "hour": local_hour,
             "people": None,
             "watchers": None,
             "impressions": {},
@@ -161,7 +188,8 @@ def build_report(
     for figures in cameras.values():
         del figures["impressions"], figures["play_s"]  # plays belong to displays
     shown = [
-        _shown(c.people, min_cell_count) for c in (*bucket_cells.values(), *camera_cells.values())
+        _shown(c.people, min_cell_count)
+        for c in (*bucket_cells.values(), *camera_cells.values(), *by_day.values())
     ]
     suppressed += shown.count(False)
     return {
@@ -179,6 +207,8 @@ def build_report(
             "distributions": _distributions(totals, min_cell_count),
         },
         "hours": hours,
+        "days": [_day(day, cell, min_cell_count) for day, cell in by_day.items()],
+        "bucket_names": BUCKET_NAMES,
         "by_bucket": buckets,
         "by_camera": cameras,
         "by_display": {
@@ -188,6 +218,17 @@ def build_report(
             ad: _plays(_summed(cells), min_cell_count) for ad, cells in sorted(by_ad.items())
         },
         "suppressed_cells": suppressed,
+    }
+
+
+def _day(day: str, cell: Cell, min_cell_count: int) -> dict[str, Any]:
+    """One store-local day: its people and watchers (when enough to show) and its plays."""
+    shown = _shown(cell.people, min_cell_count)
+    return {
+        "day": day,
+        "people": cell.people if shown else None,
+        "watchers": cell.watchers if shown else None,
+        "impressions": cell.impressions,
     }
 
 

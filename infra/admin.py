@@ -367,6 +367,12 @@ class Admin:
                 ExpressionAttributeValues={":cameras": list(merged)},
             )
             display = Display(display_id, store, merged)
+        # The store item lists its displays, which the ad server reads with GetItem alone.
+        self._table.update_item(
+            Key={"pk": f"store#{store}"},
+            UpdateExpression="ADD displays :display",
+            ExpressionAttributeValues={":display": {display_id}},
+        )
         return display
 
     def list_displays(self, store: str | None = None) -> list[Display]:

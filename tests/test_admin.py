@@ -92,6 +92,8 @@ def test_a_store_display_and_camera_are_what_the_services_read(store_with_displa
     assert display is not None
     assert (display.store, display.cameras) == ("corner", ("corner/door-cam",))
     assert registry.store_cameras("corner") == ("corner/aisle-cam", "corner/door-cam")
+    # AND the store lists the display (the dashboard's "now" reads it with GetItem alone)
+    assert registry.store_displays("corner") == (display,)
     # AND the inference function accepts both cameras and reads the near profile
     cameras = RegisteredCameras(registry.table)
     aisle = FrameKey("corner", "aisle-cam", 1_700_000_000_000)

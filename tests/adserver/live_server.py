@@ -23,6 +23,7 @@ from adserver.rollups import InMemoryRollups
 from adserver.settings import AdServerSettings
 from lambdas.frame_keys import FrameKey
 from lambdas.observations import InMemoryObservationStore, ok_observation
+from lambdas.tracker.store import InMemoryTrackStore
 
 TOKENS = {
     "operator": "operator-token",
@@ -38,6 +39,7 @@ class LiveServer:
     observations: InMemoryObservationStore
     impressions: InMemoryImpressionStore
     rollups: InMemoryRollups  # what reports and the dashboard read
+    tracks: InMemoryTrackStore  # the tracker's open tracks: who is in view now
 
     def see(self, captured_at_ms: int, *faces: dict[str, Any]) -> None:
         """Record what demo-cam-1 saw, as the inference function would."""
@@ -69,6 +71,7 @@ def live_server(frames_signer: Any = None, frames_bucket: str = "frames") -> Ite
     observations = InMemoryObservationStore()
     rollups = InMemoryRollups()
     impressions = InMemoryImpressionStore(rollups)
+    tracks = InMemoryTrackStore()
     deps = AdServerDependencies(
         settings=AdServerSettings(
             OBSERVATIONS_TABLE="obs", REGISTRY_TABLE="reg", FRAMES_BUCKET=frames_bucket
@@ -78,6 +81,7 @@ def live_server(frames_signer: Any = None, frames_bucket: str = "frames") -> Ite
         catalog=seed_catalog,
         impressions=impressions,
         rollups=rollups,
+        presence=tracks,
         frames_signer=frames_signer,
     )
     app = create_app(deps)
@@ -90,7 +94,7 @@ def live_server(frames_signer: Any = None, frames_bucket: str = "frames") -> Ite
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}"
-        yield LiveServer(url, observations, impressions, rollups)
+        yield LiveServer(url, observations, impressions, rollups, tracks)
     finally:
         server.shutdown()
         server.server_close()

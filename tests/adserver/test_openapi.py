@@ -119,6 +119,7 @@ def test_answers_are_what_the_document_says(stack: Stack) -> None:
             OPERATOR,
             None,
         ),
+        ("get", "/v1/stores/{store}/now", "200", "/v1/stores/demo-store/now", OPERATOR, None),
         ("get", "/health", "200", "/health", None, None),
         ("get", "/v1/displays/{display_id}/next-ad", "401", NEXT_AD, None, None),
     ]

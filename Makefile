@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test lint install clean stack faults bench bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-tracks bench-report bench-attention build-TrackerFunction
+.PHONY: demo test lint install clean stack faults bench bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-real bench-tracks bench-report bench-attention build-TrackerFunction
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,12 @@ bench-peer: $(STAMP) .venv-peer/.installed
 # 24-32 px bucket from sampling alone.
 bench-scenes: $(STAMP)
 	taskset -c 0 $(PY) -m model bench-scenes --data ../shared/datasets/utkface --frames 3000
+
+# Real annotated photographs (faces by true width, false faces, age and gender, ms per image) on
+# one core; writes model/artifacts/real.json. REAL_DATA names the set folders (':'-separated);
+# without it, prints how to make them with `python -m model real-sets`.
+bench-real: $(STAMP)
+	taskset -c 0 $(PY) -m model bench-real
 
 # The tracker on a generated camera sequence of 300 known people: OTS, watchers, fragments,
 # merges and the track vote's gender accuracy against single frames (no model, a second).

@@ -4,6 +4,8 @@
     python -m model evaluate --data DIR --json OUT
     python -m model predict IMAGE... [--min-face-px N]
     python -m model bench-scenes --data DIR [--frames N]
+    python -m model real-sets --out DIR [--maskon DIR] [--dlib DIR] [--aaf DIR]
+    python -m model bench-real [--data DIR ...] [--out JSON] [--limit N]
 
 Errors print one line on stderr and exit non-zero; no tracebacks.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -134,6 +137,26 @@ def _samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _real_sets(args: argparse.Namespace) -> int:
+    from model.real_sets import build_real_sets
+
+    for folder in build_real_sets(args.out, args.maskon, args.dlib, args.aaf):
+        print(folder)
+    return 0
+
+
+def _bench_real(args: argparse.Namespace) -> int:
+    from model.bench_real import HOW_TO_GET_SETS, bench_real
+    from model.real_sets import real_data_roots, set_folders
+
+    roots = args.data or real_data_roots(os.environ.get("REAL_DATA"))
+    if not roots:
+        print(HOW_TO_GET_SETS.format(sep=os.pathsep))
+        return 0
+    bench_real(set_folders(roots), args.out, min_face_px=args.min_face_px, limit=args.limit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -208,6 +231,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scenes.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="crop cache folder")
     scenes.set_defaults(run=_bench_scenes)
+
+    real_sets = verbs.add_parser(
+        "real-sets", help="annotated real photographs in bench-real's format, from local copies"
+    )
+    real_sets.add_argument("--out", type=Path, required=True, help="folder for the sets")
+    real_sets.add_argument("--maskon", type=Path, help="MaskON's archive folder (Kaggle masks)")
+    real_sets.add_argument("--dlib", type=Path, help="dlib's examples/faces folder")
+    real_sets.add_argument("--aaf", type=Path, help="an All-Age-Faces copy (its train list only)")
+    real_sets.set_defaults(run=_real_sets)
+
+    real = verbs.add_parser(
+        "bench-real", help="recall, false faces, age and gender on annotated real photographs"
+    )
+    real.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        help="set folders, or folders of sets (default: the folders $REAL_DATA names)",
+    )
+    real.add_argument(
+        "--out", type=Path, default=Path("model/artifacts/real.json"), help="report path"
+    )
+    real.add_argument(
+        "--min-face-px",
+        type=_positive_float,
+        default=DEFAULT_MIN_FACE_PX,
+        help=f"smallest face width to look for (default: {DEFAULT_MIN_FACE_PX:g})",
+    )
+    real.add_argument("--limit", type=int, help="an evenly spaced sample of this many per set")
+    real.set_defaults(run=_bench_real)
     return parser
 
 

@@ -66,3 +66,33 @@ def test_split_is_deterministic_and_about_fifteen_percent(tmp_path):
 def test_parse_name_rejects_out_of_range_race():
     with pytest.raises(ValueError, match="race"):
         parse_name("20_0_7_20170116174525125.jpg")
+
+
+def test_all_age_faces_reads_only_its_train_list_with_labels_from_names(tmp_path):
+    # GIVEN a local copy of All-Age-Faces with a train list and a val list
+    from model.dataset import ALL_AGE_FACES_GROUP, all_age_faces_split
+
+    lists = tmp_path / "image sets"
+    lists.mkdir()
+    (lists / "train.txt").write_text(
+        "00012A34.jpg 0\n07381A61.jpg 1\n07400A20.jpg 0\nbadname.jpg 1\n"
+    )
+    (lists / "val.txt").write_text("00013A40.jpg 0\n")
+    # WHEN it is loaded
+    loaded = load_dataset(tmp_path)
+    # THEN the train list's images load (ids up to 7380 are women), the val list is not read,
+    # and lines whose gender column disagrees with the id or whose name is malformed are skipped
+    labels = [(i.path.name, i.age, i.gender, i.race) for i in loaded.images]
+    assert labels == [
+        ("00012A34.jpg", 34, 1, ALL_AGE_FACES_GROUP),
+        ("07381A61.jpg", 61, 0, ALL_AGE_FACES_GROUP),
+    ]
+    assert all(i.path.parent.name == "original images" for i in loaded.images)
+    reasons = " ".join(why for _, why in loaded.skipped)
+    assert len(loaded.skipped) == 2 and "gender" in reasons and "no 'A'" in reasons
+    # and the held part the project reports on is the validation split of the same hash
+    assert {all_age_faces_split(n) for n in ("00012A34.jpg", "07381A61.jpg")} <= {
+        "held",
+        "train",
+        "calibration",
+    }

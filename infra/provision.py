@@ -64,6 +64,15 @@ class LocalStreamSource:
 
 
 @dataclass(frozen=True)
+class LocalSchedule:
+    """An EventBridge schedule -> Lambda target, for the local timer (infra/schedule.py)."""
+
+    logical_id: str
+    function: str  # logical id of the function
+    expression: str  # rate(1 minute), as the template says
+
+
+@dataclass(frozen=True)
 class Resource:
     logical_id: str
     type: str
@@ -84,6 +93,7 @@ class ProvisionedStack:
     http_functions: list[str]  # logical ids of functions invoked by API Gateway
     notes: list[str]  # where the local stack differs from AWS, for the console
     stream_sources: list[LocalStreamSource] = field(default_factory=list)
+    schedules: list[LocalSchedule] = field(default_factory=list)
 
     def ref(self, logical_id: str) -> str:
         return self.resources[logical_id].ref
@@ -132,6 +142,7 @@ def provision(
         http_functions=builder.http_functions,
         notes=builder.notes,
         stream_sources=builder.stream_sources,
+        schedules=builder.schedules,
     )
 
 
@@ -330,6 +341,7 @@ class _Builder:
         self.functions: dict[str, LocalFunction] = {}
         self.event_sources: list[LocalEventSource] = []
         self.stream_sources: list[LocalStreamSource] = []
+        self.schedules: list[LocalSchedule] = []
         self.http_functions: list[str] = []
         self.notes: list[str] = []
         self._queues_by_arn: dict[str, str] = {}
@@ -349,6 +361,7 @@ class _Builder:
             "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source,
+            "AWS::Events::Rule": self._schedule,
             "AWS::Glue::Database": self._glue_database,
             "AWS::Glue::Table": self._glue_table,
         }
@@ -684,6 +697,23 @@ class _Builder:
             {"Arn": self.arn("lambda", f"function:{name}")},
         )
 
+    def _schedule(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        # Only schedules that invoke this stack's functions: the local timer runs them.
+        if str(props.get("State", "ENABLED")) == "DISABLED":
+            self.notes.append(f"{logical_id} is disabled: no local timer invokes its targets")
+            props = {**props, "Targets": []}
+        for target in props["Targets"]:
+            function_name = str(target["Arn"]).rsplit(":", 1)[-1]
+            self.schedules.append(
+                LocalSchedule(
+                    logical_id=logical_id,
+                    function=self._function_logical_id(function_name),
+                    expression=str(props["ScheduleExpression"]),
+                )
+            )
+        arn = self.arn("events", f"rule/{logical_id}")
+        return Resource(logical_id, "AWS::Events::Rule", logical_id, {"Arn": arn})
+
     # ------------------------------------------------------------------ Glue
     def _glue_database(self, logical_id: str, props: dict[str, Any]) -> Resource:
         database = dict(props["DatabaseInput"])
@@ -768,6 +798,7 @@ _APPLIED_PROPERTIES: dict[str, set[str]] = {
         "LifecycleConfiguration",
         "NotificationConfiguration",
     },
+    "AWS::Events::Rule": {"Description", "ScheduleExpression", "Targets", "State"},
     "AWS::DynamoDB::Table": {
         "TableName",
         "AttributeDefinitions",

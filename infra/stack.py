@@ -35,11 +35,13 @@ from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 from infra.provision import (
     LocalEventSource,
     LocalFunction,
+    LocalSchedule,
     LocalStreamSource,
     ProvisionedStack,
     ProvisioningError,
     provision,
 )
+from infra.schedule import rate_seconds
 from infra.seed import SEED_DISPLAYS, SeedTokens, seed_registry
 from infra.template import REPO_ROOT, load_template, translate
 
@@ -57,6 +59,9 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 # Logs are appended across starts; one over this size is moved to NAME.log.1 first.
 MAX_LOG_BYTES = 10 * 1024 * 1024
+# A schedule fires at least this often locally: the tracker's sweep counts the people before
+# a quiet spell within seconds on a laptop, where AWS's shortest rate is a minute.
+LOCAL_SCHEDULE_MAX_S = 10.0
 
 
 class StackError(RuntimeError):
@@ -163,6 +168,8 @@ class LocalStack:
                 self._start_worker(f"worker-{index}", function, source)
         for stream_source in stack.stream_sources:
             self._start_stream_poller(stack.functions[stream_source.function], stream_source)
+        for schedule in stack.schedules:
+            self._start_schedule(stack.functions[schedule.function], schedule, stack)
         adserver_urls = [
             self._start_http_function(stack.functions[logical_id], options.adserver_port)
             for logical_id in stack.http_functions
@@ -348,6 +355,22 @@ class LocalStack:
             "TRIM_HORIZON",
         ]
         self._spawn_poller(f"stream-{source.function}", "infra.stream_poller", command, function)
+
+    def _start_schedule(
+        self, function: LocalFunction, schedule: LocalSchedule, stack: ProvisionedStack
+    ) -> None:
+        """A timer per schedule of the template (the tracker's sweep), firing at the template's
+        rate or every ``LOCAL_SCHEDULE_MAX_S``, whichever is sooner."""
+        every_s = min(rate_seconds(schedule.expression), LOCAL_SCHEDULE_MAX_S)
+        command = [
+            "--every-s",
+            str(every_s),
+            "--rule-arn",
+            stack.resources[schedule.logical_id].attributes["Arn"],
+            "--region",
+            self.options.region,
+        ]
+        self._spawn_poller(f"schedule-{schedule.logical_id}", "infra.schedule", command, function)
 
     def _spawn_poller(
         self, name: str, module: str, arguments: list[str], function: LocalFunction

@@ -2,8 +2,15 @@
 
 Partition key ``camera_key`` ("{store}/{camera}"), sort key ``sort_key``: a track's is
 ``{started_at_ms:013d}#{first_face}`` (``Track.sort_key``), so a camera's tracks come back
-in start order; the camera's open tracks are one item with the sort key ``~open``, which
-sorts after every track. TTL attribute ``expires_at``.
+in start order; the camera's open tracks (and the frames held back to be linked in order,
+``lambdas.tracker.timeline``) are one item with the sort key ``~open``, which sorts after every
+track. TTL attribute ``expires_at``.
+
+The open-tracks item carries a ``version``: the stream and the scheduled sweep may settle one
+camera at once, and each saves only over the version it read (optimistic locking), so one of
+them starts again from the other's state instead of overwriting it. While someone is in view
+or frames are held, the item also carries ``sweep`` (``SWEEP_INDEX``, a sparse index), so the
+sweep finds the cameras it has to settle without scanning the table.
 
 With a rollups table, each new person is written in one transaction with their increment of
 the hourly rollup (``adserver.rollups``): the track's put is conditional on its absence, so
@@ -19,6 +26,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from adserver.rollups import DynamoRollups, InMemoryRollups, track_increment
 from adserver.tracks import Track
@@ -27,6 +35,13 @@ from lambdas.dynamodb_pages import all_items
 OPEN_TRACKS_KEY = "~open"
 # A camera that sends nothing for this long has its open tracks forgotten, not counted.
 OPEN_TRACKS_TTL_S = 3600
+# The sparse index of the cameras a sweep has to settle (template.yaml, TracksTable).
+SWEEP_INDEX = "Sweep"
+SWEEP_VALUE = "due"
+
+
+class StateChanged(RuntimeError):
+    """A camera's open tracks were saved by someone else since they were read."""
 
 
 class TrackStore(Protocol):
@@ -36,7 +51,19 @@ class TrackStore(Protocol):
 
     def open_tracks(self, camera_key: str) -> dict[str, Any]: ...
 
-    def save_open_tracks(self, camera_key: str, state: dict[str, Any], now_s: int) -> None: ...
+    def open_state(self, camera_key: str) -> tuple[dict[str, Any], int]:
+        """The camera's saved state and its version (0: none saved yet)."""
+        ...
+
+    def save_open_tracks(
+        self, camera_key: str, state: dict[str, Any], now_s: int, version: int, *, due: bool
+    ) -> None:
+        """Save over ``version``, or raise :class:`StateChanged`; ``due``: a sweep has work."""
+        ...
+
+    def cameras_to_sweep(self) -> list[str]:
+        """The cameras saved with someone in view or frames held."""
+        ...
 
 
 class DynamoTrackStore:
@@ -82,21 +109,52 @@ class DynamoTrackStore:
 
     def open_tracks(self, camera_key: str) -> dict[str, Any]:
         """The camera's saved tracker state, or {} when it has none (strongly consistent)."""
+        return self.open_state(camera_key)[0]
+
+    def open_state(self, camera_key: str) -> tuple[dict[str, Any], int]:
         response = self._table.get_item(
             Key={"camera_key": camera_key, "sort_key": OPEN_TRACKS_KEY}, ConsistentRead=True
         )
         item = response.get("Item")
-        return {} if item is None else dict(json.loads(str(item["state"])))
+        if item is None:
+            return {}, 0
+        # A state saved before versions were kept reads as version 0 and is replaced as such.
+        return dict(json.loads(str(item["state"]))), int(item.get("version", 0))
 
-    def save_open_tracks(self, camera_key: str, state: dict[str, Any], now_s: int) -> None:
-        self._table.put_item(
-            Item={
-                "camera_key": camera_key,
-                "sort_key": OPEN_TRACKS_KEY,
-                "state": json.dumps(state, separators=(",", ":")),
-                "expires_at": now_s + OPEN_TRACKS_TTL_S,
-            }
+    def save_open_tracks(
+        self, camera_key: str, state: dict[str, Any], now_s: int, version: int, *, due: bool
+    ) -> None:
+        item: dict[str, Any] = {
+            "camera_key": camera_key,
+            "sort_key": OPEN_TRACKS_KEY,
+            "state": json.dumps(state, separators=(",", ":")),
+            "version": version + 1,
+            "expires_at": now_s + OPEN_TRACKS_TTL_S,
+        }
+        if due:
+            item["sweep"] = SWEEP_VALUE
+        condition = "attribute_not_exists(#version)" if version == 0 else "#version = :version"
+        arguments: dict[str, Any] = {
+            "Item": item,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#version": "version"},
+        }
+        if version:
+            arguments["ExpressionAttributeValues"] = {":version": version}
+        try:
+            self._table.put_item(**arguments)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StateChanged(f"{camera_key}: saved since version {version}") from error
+            raise
+
+    def cameras_to_sweep(self) -> list[str]:
+        items = all_items(
+            self._table.query,
+            IndexName=SWEEP_INDEX,
+            KeyConditionExpression=Key("sweep").eq(SWEEP_VALUE),
         )
+        return sorted({str(item["camera_key"]) for item in items})
 
     def tracks(self, camera_key: str, since_ms: int, until_ms: int) -> list[Track]:
         """The camera's tracks that started in [since_ms, until_ms), in start order."""
@@ -114,6 +172,8 @@ class InMemoryTrackStore:
 
     records: dict[tuple[str, str], Track] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    due: set[str] = field(default_factory=set)
     rollups: InMemoryRollups | None = None
     watcher_looking_s: float = 1.0
 
@@ -126,10 +186,26 @@ class InMemoryTrackStore:
                 self.rollups.add(track_increment(track, self.watcher_looking_s))
 
     def open_tracks(self, camera_key: str) -> dict[str, Any]:
-        return json.loads(json.dumps(self.states.get(camera_key, {})))
+        return self.open_state(camera_key)[0]
 
-    def save_open_tracks(self, camera_key: str, state: dict[str, Any], now_s: int) -> None:
+    def open_state(self, camera_key: str) -> tuple[dict[str, Any], int]:
+        state = json.loads(json.dumps(self.states.get(camera_key, {})))
+        return state, self.versions.get(camera_key, 0)
+
+    def save_open_tracks(
+        self, camera_key: str, state: dict[str, Any], now_s: int, version: int, *, due: bool
+    ) -> None:
+        if self.versions.get(camera_key, 0) != version:
+            raise StateChanged(f"{camera_key}: open tracks saved since version {version}")
         self.states[camera_key] = json.loads(json.dumps(state))
+        self.versions[camera_key] = version + 1
+        if due:
+            self.due.add(camera_key)
+        else:
+            self.due.discard(camera_key)
+
+    def cameras_to_sweep(self) -> list[str]:
+        return sorted(self.due)
 
     def tracks(self, camera_key: str, since_ms: int, until_ms: int) -> list[Track]:
         """The camera's tracks that started in [since_ms, until_ms), in start order."""

@@ -52,7 +52,7 @@ def test_people_still_in_view_count_if_they_arrived_before_the_play_ended() -> N
         tracker.observe(PLAY_MS + 500 * step, [face(100, looking=True)])
     tracker.observe(PLAY_MS + 3000, [face(100, True), face(900, False)])
     store = InMemoryTrackStore()
-    store.save_open_tracks(CAMERA, tracker.to_state(), 0)
+    store.save_open_tracks(CAMERA, tracker.to_state(), 0, 0, due=True)
     # WHEN counted THEN the person is there and watching; the single sighting is not counted
     audience = play_audience(store, [CAMERA], PLAY_MS, PLAY_MS + 8000)
     assert (audience.people, audience.watchers) == (1, 1)

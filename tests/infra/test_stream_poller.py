@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from infra.local_lambda import LocalLambdaContext
 from infra.provision import provision
 from infra.stream_poller import StreamSource, StreamSourceConfig
 from infra.template import load_template, translate
@@ -15,6 +17,7 @@ from lambdas.frame_keys import FrameKey
 from lambdas.observations import ObservationStore, ok_observation
 from lambdas.tracker import handler as tracker_handler
 from lambdas.tracker.store import DynamoTrackStore
+from tests.aws_events import load_event
 from tests.conftest import REGION
 
 BASE_MS = 1_763_900_000_000
@@ -30,11 +33,12 @@ def stack(aws, monkeypatch):
         parameters={"Stage": "local"},
     )
     monkeypatch.setenv("TRACKS_TABLE", stack.outputs["TracksTableName"])
+    clear_dependencies = tracker_handler.get_dependencies.cache_clear  # a test may stub it
     tracker_handler.get_settings.cache_clear()
-    tracker_handler.get_dependencies.cache_clear()
+    clear_dependencies()
     yield stack
     tracker_handler.get_settings.cache_clear()
-    tracker_handler.get_dependencies.cache_clear()
+    clear_dependencies()
 
 
 def write_frames(stack, faces_per_frame, start_ms=BASE_MS):
@@ -74,14 +78,23 @@ def source(stack, handler):
     return poller
 
 
-def test_observations_written_to_the_table_become_people(stack):
-    # GIVEN the poller started on the stream, and a person seen in five frames, then gone
+def test_observations_written_to_the_table_become_people(stack, monkeypatch):
+    # GIVEN the tracker's clock a second after the frames below were taken
+    clock = [BASE_MS / 1000 + 11]
+    warm = tracker_handler.get_dependencies()
+    with_clock = replace(warm, clock=lambda: clock[0])
+    monkeypatch.setattr(tracker_handler, "get_dependencies", lambda: with_clock)
+    # AND the poller started on the stream, and a person seen in five frames, then gone
     poller = source(stack, tracker_handler.lambda_handler)
     write_frames(stack, [[face(looking=i >= 2)] for i in range(5)])
     write_frames(stack, [[]], start_ms=BASE_MS + 10_000)
     # WHEN it polls THEN every new observation is handed to the tracker function
     assert poller.poll_once() == 6
     assert poller.poll_once() == 0
+    # AND the sweep settles the camera a minute later
+    clock[0] += 60
+    context = LocalLambdaContext("tracker", timeout_s=30)
+    tracker_handler.lambda_handler(load_event("eventbridge_scheduled_sweep"), context)
     # AND the person is in the tracks table
     table = boto3.resource("dynamodb", region_name=REGION).Table(stack.outputs["TracksTableName"])
     [person] = DynamoTrackStore(table).tracks("store-1/cam-1", 0, BASE_MS + 60_000)

@@ -4,6 +4,7 @@
     python -m model evaluate --data DIR --json OUT
     python -m model predict IMAGE... [--min-face-px N]
     python -m model bench-scenes --data DIR [--frames N]
+    python -m model export-yunet --source DIR [--out PATH]
     python -m model real-sets --out DIR [--maskon DIR] [--dlib DIR] [--aaf DIR]
     python -m model bench-real [--data DIR ...] [--out JSON] [--limit N]
 
@@ -127,6 +128,13 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_yunet(args: argparse.Namespace) -> int:
+    from model.yunet_keras import export_yunet
+
+    print(export_yunet(args.source, args.out, float16=args.float16))
+    return 0
+
+
 def _samples(args: argparse.Namespace) -> int:
     from model.samples import sample_photos
 
@@ -194,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-time-flip", action="store_true", help="serve the mean over the mirrored crop too"
     )
     export.set_defaults(run=_export)
+
+    yunet = verbs.add_parser(
+        "export-yunet", help="port libfacedetection's YuNet face detector to LiteRT"
+    )
+    yunet.add_argument("--source", type=Path, required=True, help="libfacedetection checkout")
+    yunet.add_argument("--out", type=Path, default=Path("model/artifacts/yunet.tflite"))
+    yunet.add_argument("--float16", action="store_true", help="float16 weights")
+    yunet.set_defaults(run=_export_yunet)
 
     samples = verbs.add_parser("samples", help="paths of face photos shipped in dependencies")
     samples.set_defaults(run=_samples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from model.align import CROP_SCALE, CROP_SIZE
 
@@ -43,32 +44,47 @@ def export_tflite(keras_path: Path, out_path: Path, quantize: bool = False) -> P
     of the size, at some cost in parity; the shipped model's choice is in the
     model card.
     """
-    import tempfile
-
     import keras
-    import tensorflow as tf
 
     network = keras.saving.load_model(keras_path)
     serving = keras.Model(
         network.input, {"age": network.output["age"], "gender": network.output["gender"]}
     )
+    flatbuffer = keras_to_tflite(
+        serving, [None, CROP_SIZE, CROP_SIZE, 3], "face", weights="int8" if quantize else "float32"
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(flatbuffer)
+    return out_path
+
+
+def keras_to_tflite(
+    model: Any, input_shape: list[int | None], input_name: str, weights: str = "float32"
+) -> bytes:
+    """A Keras model as a LiteRT flatbuffer with one input of ``input_shape`` (None: resizable).
+
+    ``weights``: ``float32``, ``float16``, or ``int8`` (dynamic-range quantisation).
+    """
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+
     # Through a SavedModel: the converter freezes its variables into constants,
     # which a conversion from a live function does not do.
     with tempfile.TemporaryDirectory() as saved_model:
         export = keras.export.ExportArchive()
-        export.track(serving)
+        export.track(model)
         export.add_endpoint(
             "serve",
-            lambda face: serving(face, training=False),
-            input_signature=[
-                tf.TensorSpec([None, CROP_SIZE, CROP_SIZE, 3], tf.float32, name="face")
-            ],
+            lambda tensor: model(tensor, training=False),
+            input_signature=[tf.TensorSpec(input_shape, tf.float32, name=input_name)],
         )
         export.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serve"])
-        if quantize:
+        if weights != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        flatbuffer = converter.convert()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_bytes(flatbuffer)
-    return out_path
+        if weights == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        flatbuffer: bytes = converter.convert()
+    return flatbuffer

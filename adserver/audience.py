@@ -7,7 +7,8 @@ how near and clear it is (its faces' mean box area times detector score), times 
 its gender vote is (``gender_sureness``), times ``LOOKING_WEIGHT`` when it was looking at
 the screen when last seen. The bucket is the band x gender with the most weight, or
 ``none`` when no face was seen in the window. A person whom two cameras of one display
-both see counts for each.
+both see counts once, with the say of the clearer view (``adserver.tracks.one_per_person``:
+tracks of two cameras that overlap in time and agree in band and gender).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE, bucket_name
-from adserver.tracks import CameraTracker, OpenTrack, Track, TrackSettings
+from adserver.tracks import CameraTracker, OpenTrack, Track, TrackSettings, one_per_person
 
 DEFAULT_WINDOW_S = 10.0
 # Camera clocks drift; a frame stamped a little in the future still counts.
@@ -73,14 +74,21 @@ def audience_from(
         most_faces = max(most_faces, len(faces))
         camera = f"{observation.get('store')}/{observation.get('camera')}"
         frames[camera].append((int(observation["captured_at_ms"]), faces))
+    weighted = [
+        pair
+        for camera, camera_frames in frames.items()
+        for pair in _weighted_tracks(camera, sorted(camera_frames, key=lambda f: f[0]))
+    ]
+    weight_of = {id(track): weight for track, weight in weighted}
     weights = dict.fromkeys(ALL_BUCKETS, 0.0)
     people = 0
-    for camera, camera_frames in frames.items():
-        for track, weight in _weighted_tracks(camera, sorted(camera_frames, key=lambda f: f[0])):
-            bucket = bucket_name(track.age_band, track.gender)
-            people += 1
-            if bucket in weights:
-                weights[bucket] += weight
+    for person in one_per_person(track for track, _ in weighted):
+        # One person, one say: that of the clearest of their cameras' views.
+        track = max(person, key=lambda t: weight_of[id(t)])
+        bucket = bucket_name(track.age_band, track.gender)
+        people += 1
+        if bucket in weights:
+            weights[bucket] += weight_of[id(track)]
     total = sum(weights.values())
     if most_faces == 0 or total <= 0:
         return Audience(bucket=NO_AUDIENCE, faces=0, window_s=window_s)

@@ -2,10 +2,11 @@
 
 Counted when the play's impression arrives, from the tracks of the display's cameras: the
 people whose tracks closed after the play began and started before it ended, and those
-still in view (the tracker's open tracks) who arrived before it ended. A watcher is one who
-has looked at the screen for ``watcher_looking_s`` so far. The tracker runs a second or two
-behind the cameras, so someone who arrived in the play's last seconds may be missed: the
-count errs low, never twice.
+still in view (the tracker's open tracks) who arrived before it ended. A person seen by two
+of the display's cameras at once counts once (``adserver.tracks.one_per_person``), a watcher
+if they looked for ``watcher_looking_s`` on either. The tracker holds a camera's newest few
+seconds of frames back to link them in order (``lambdas.tracker.timeline``), so someone who
+arrived in the play's last seconds may be missed: the count errs low, never twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from adserver.tracks import Track
+from adserver.tracks import CameraTracker, OpenTrack, Track, one_per_person
 
 # A closed track that started this long before a play cannot overlap it (dwell is capped).
 LONGEST_DWELL_MS = 3_600_000
@@ -43,19 +44,20 @@ def play_audience(
     watcher_looking_s: float = 1.0,
 ) -> PlayAudience:
     """The people and watchers the display's ``cameras`` saw during [started_ms, ended_ms]."""
-    people = watchers = 0
+    present: list[Track] = []
     for camera_key in cameras:
         for track in presence.tracks(camera_key, started_ms - LONGEST_DWELL_MS, ended_ms + 1):
             if track.ended_at_ms >= started_ms:
-                people += 1
-                watchers += track.looking_s >= watcher_looking_s
+                present.append(track)
+        tracker = CameraTracker(camera_key)
         for open_track in _open(presence.open_tracks(camera_key)):
             seen = int(open_track.get("seen", 0))
             started, last = int(open_track["started_at_ms"]), int(open_track["last_at_ms"])
             if seen >= MIN_SIGHTINGS and started <= ended_ms and last >= started_ms:
-                people += 1
-                watchers += float(open_track.get("looking_s", 0.0)) >= watcher_looking_s
-    return PlayAudience(people, watchers)
+                present.append(tracker.record(OpenTrack.from_state(open_track)))
+    people = one_per_person(present)
+    watchers = sum(any(t.looking_s >= watcher_looking_s for t in person) for person in people)
+    return PlayAudience(len(people), watchers)
 
 
 def _open(state: Mapping[str, Any]) -> list[Mapping[str, Any]]:

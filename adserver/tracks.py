@@ -400,6 +400,41 @@ class CameraTracker:
         return tracker
 
 
+def one_per_person(tracks: Iterable[Track]) -> list[list[Track]]:
+    """The tracks of one display's cameras grouped into people: a person seen by two of its
+    cameras is one group.
+
+    The rule: tracks on different cameras whose times overlap (first to last sighting) and
+    that agree in age band and gender are one person; a group holds at most one track per
+    camera. Tracks are taken in start order, each joining the group it overlaps longest.
+    Limits: two people of one band and gender, each seen by only one of the cameras at the
+    same time, count once; a person whose band or gender the cameras read differently, or
+    who walks from one camera's view into the other's without being seen by both at once,
+    counts twice. Nothing but time, band and gender is compared: no face is recognised.
+    """
+    groups: list[list[Track]] = []
+    for track in sorted(tracks, key=lambda t: (t.started_at_ms, t.camera, t.first_face)):
+        best, best_overlap = None, -1
+        for group in groups:
+            if any(member.camera == track.camera for member in group):
+                continue
+            if (group[0].age_band, group[0].gender) != (track.age_band, track.gender):
+                continue
+            overlap = max(_overlap_ms(member, track) for member in group)
+            if overlap >= 0 and overlap > best_overlap:
+                best, best_overlap = group, overlap
+        if best is None:
+            groups.append([track])
+        else:
+            best.append(track)
+    return groups
+
+
+def _overlap_ms(a: Track, b: Track) -> int:
+    """How long two tracks overlap (0: they touch), negative when they do not."""
+    return min(a.ended_at_ms, b.ended_at_ms) - max(a.started_at_ms, b.started_at_ms)
+
+
 def track_frames(
     camera: str,
     frames: Iterable[tuple[int, Sequence[Mapping[str, Any]]]],

@@ -4,9 +4,11 @@ from adserver.bench_tracks import make_sequence, score_tracker
 from adserver.tracks import (
     CameraTracker,
     OpenTrack,
+    Track,
     TrackSettings,
     associate,
     gender_weight,
+    one_per_person,
     track_frames,
     vote,
 )
@@ -221,3 +223,42 @@ def test_a_tracker_resumes_from_its_saved_state_as_if_never_stopped():
     # THEN it finds the same people
     assert sorted(people, key=lambda t: t.sort_key) == sorted(whole, key=lambda t: t.sort_key)
     assert len(whole) == 2
+
+
+# --- one person per display ----------------------------------------------------------------
+
+
+def seen(camera, start_s, end_s, band="adult", gender="female", first_face=0):
+    return Track(
+        f"s/{camera}", int(start_s * 1000), int(end_s * 1000), band, gender, 0.9, 6,
+        end_s - start_s, 0.0, first_face,
+    )  # fmt: skip
+
+
+def test_a_person_seen_by_two_cameras_at_once_is_one_person():
+    # GIVEN one woman seen by both cameras of a display over overlapping seconds
+    groups = one_per_person([seen("cam-1", 0, 8), seen("cam-2", 2, 10)])
+    # THEN she is one person
+    assert [len(group) for group in groups] == [2]
+
+
+def test_tracks_that_disagree_or_do_not_overlap_are_different_people():
+    tracks = [
+        seen("cam-1", 0, 8),
+        seen("cam-2", 2, 10, gender="male"),  # another gender
+        seen("cam-2", 3, 9, band="senior"),  # another band
+        seen("cam-2", 9, 12),  # after she left cam-1's view
+    ]
+    assert [len(group) for group in one_per_person(tracks)] == [1, 1, 1, 1]
+
+
+def test_two_alike_people_in_front_of_both_cameras_stay_two():
+    # GIVEN two women of one band, each seen by both cameras at the same time
+    tracks = [
+        seen("cam-1", 0, 8),
+        seen("cam-1", 1, 9, first_face=1),
+        seen("cam-2", 0, 8),
+        seen("cam-2", 1, 9, first_face=1),
+    ]
+    # THEN they are two people (a group holds one track per camera), each seen twice
+    assert sorted(len(group) for group in one_per_person(tracks)) == [2, 2]

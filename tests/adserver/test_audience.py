@@ -129,3 +129,21 @@ def test_window_edges() -> None:
 def test_to_dict_is_the_api_shape() -> None:
     audience = audience_from([observation(0, face("adult", "female"))], NOW_MS, window_s=8)
     assert audience.to_dict() == {"bucket": "adult/female", "faces": 1, "window_s": 8}
+
+
+def test_a_person_both_cameras_of_a_display_see_counts_once() -> None:
+    # GIVEN one senior woman seen by both of a display's cameras for the last 3 s, and a
+    # young man seen by the first camera only
+    observations = []
+    for step in range(6):
+        age_ms = 500 * step
+        first = observation(
+            age_ms, face("senior", "female", x=10), face("young_adult", "male", x=400)
+        )
+        second = {**observation(age_ms, face("senior", "female", x=600)), "camera": "demo-cam-2"}
+        observations += [first, second]
+    # WHEN the display's audience is computed from both cameras
+    audience = audience_from(observations, NOW_MS)
+    # THEN two people are there, and the woman's say is not doubled by her second camera
+    assert audience.people == 2
+    assert audience.shares["senior/female"] == pytest.approx(0.5)

@@ -60,3 +60,21 @@ def test_people_still_in_view_count_if_they_arrived_before_the_play_ended() -> N
 
 def test_a_display_without_tracks_had_nobody() -> None:
     assert play_audience(InMemoryTrackStore(), [CAMERA], PLAY_MS, PLAY_MS + 8000).people == 0
+
+
+def test_a_person_seen_by_both_cameras_of_the_display_counts_once() -> None:
+    # GIVEN a display with two cameras, both of which saw one woman during the play (only the
+    # second camera saw her look), and one of which also saw a man
+    other = "demo-store/demo-cam-2"
+    store = InMemoryTrackStore()
+    store.put_tracks(CAMERA, [person(-2, 6)])
+    both = Track(other, PLAY_MS, PLAY_MS + 7000, "adult", "female", 0.9, 14, 7.0, 3.0)
+    man = Track(other, PLAY_MS, PLAY_MS + 5000, "adult", "male", 0.9, 10, 5.0, 0.0, first_face=1)
+    store.put_tracks(other, [both, man])
+    # WHEN the play's audience is counted over both cameras
+    audience = play_audience(store, [CAMERA, other], PLAY_MS, PLAY_MS + 8000)
+    # THEN two people were there, the woman watching
+    assert (audience.people, audience.watchers) == (2, 1)
+    # AND each camera alone still counts what it saw
+    assert play_audience(store, [other], PLAY_MS, PLAY_MS + 8000).people == 2
+    assert play_audience(store, [CAMERA], PLAY_MS, PLAY_MS + 8000).people == 1

@@ -1,6 +1,6 @@
 import pytest
 
-from adserver.bench_tracks import make_sequence, score_tracker
+from adserver.bench_tracks import DELIVERIES, deliver, make_sequence, score_tracker, without
 from adserver.tracks import (
     CameraTracker,
     OpenTrack,
@@ -262,3 +262,20 @@ def test_two_alike_people_in_front_of_both_cameras_stay_two():
     ]
     # THEN they are two people (a group holds one track per camera), each seen twice
     assert sorted(len(group) for group in one_per_person(tracks)) == [2, 2]
+
+
+def test_the_tracker_function_out_of_order_counts_what_the_tracker_counts_in_order():
+    # GIVEN a generated sequence delivered through the tracker function's stream and sweep,
+    # once in order and once with frames overtaking each other by up to 4 s
+    sequence = make_sequence(60, seed=7)
+    in_order = deliver(sequence, DELIVERIES["in-order"], seed=7)
+    shuffled = deliver(sequence, DELIVERIES["shuffled"], seed=7)
+    # THEN in order it writes exactly the people the tracker finds when fed directly
+    direct = score_tracker(sequence)
+    assert len(in_order.people) == direct.people and in_order.late == []
+    # AND shuffled, with many frames overtaken, it writes the people the tracker finds in the
+    # frames that were not too late to link, and those are few
+    assert shuffled.reordered > len(sequence.frames) / 4
+    assert len(shuffled.late) <= 0.02 * len(sequence.frames)
+    assert len(shuffled.people) == score_tracker(without(sequence, shuffled.late)).people
+    assert abs(len(shuffled.people) - direct.people) <= 1

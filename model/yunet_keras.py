@@ -26,6 +26,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 # Strides of the three output levels, finest first.
@@ -34,6 +35,19 @@ STRIDES = (8, 16, 32)
 # box offsets (4), keypoint offsets (5 x 2).
 HEAD_CHANNELS = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
 OUTPUT_CHANNELS = sum(HEAD_CHANNELS.values())
+
+
+class NearestUpsample2x(layers.Layer):
+    """Nearest-neighbour 2x upsampling (the C code's ``upsampleX2``) as LiteRT-friendly ops.
+
+    Keras' ``UpSampling2D`` lowers to shape, slice, tile and reshape ops that
+    XNNPACK cannot take when H and W are unknown; four copies of the channels
+    rearranged by ``depth_to_space`` give the same pixels in two ops that it
+    can (bit-identical outputs, about 5 % faster on one core).
+    """
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.depth_to_space(tf.concat([x, x, x, x], axis=-1), 2)
 
 
 def _dp_block(
@@ -92,9 +106,9 @@ def build_yunet() -> keras.Model:
 
     # Top-down neck: each coarser level, refined, is upsampled and added to the next finer.
     level32 = _dp_block(level32, 64, "neck__lateral_convs__2")
-    level16 = layers.Add(name="add16")([layers.UpSampling2D(2, name="up32")(level32), level16])
+    level16 = layers.Add(name="add16")([NearestUpsample2x(name="up32")(level32), level16])
     level16 = _dp_block(level16, 64, "neck__lateral_convs__1")
-    level8 = layers.Add(name="add8")([layers.UpSampling2D(2, name="up16")(level16), level8])
+    level8 = layers.Add(name="add8")([NearestUpsample2x(name="up16")(level16), level8])
     level8 = _dp_block(level8, 64, "neck__lateral_convs__0")
 
     outputs = {

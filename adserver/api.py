@@ -34,6 +34,7 @@ from adserver.impressions import (
     InMemoryImpressionStore,
     impression_from_request,
 )
+from adserver.index_page import index_html
 from adserver.play_audience import PresenceReader, play_audience
 from adserver.present_now import RECENT_S, store_now
 from adserver.registry import Display, Principal, Registry
@@ -47,6 +48,7 @@ from lambdas.observations import MAX_PAGE_LIMIT, Observation, ObservationReader
 
 PACKAGE_DIR = Path(__file__).parent
 CREATIVE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.svg$")
+SCRIPT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}\.js$")
 # Query integers are ASCII digits only: int() would also read "١٢", " 12" or "1_2".
 ASCII_INTEGER = re.compile(r"^[0-9]{1,18}$", re.ASCII)
 QUERY_INTEGER = "^[0-9]{0,18}$"  # as the document says it: an empty value means the default
@@ -457,16 +459,48 @@ def page_routes(deps: AdServerDependencies) -> Router:
         return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
 
     @router.get(
-        "/static/dashboard.js",
-        summary="The dashboard's chart code (SVG drawn in the page; no CDN).",
+        "/",
+        summary="The front page: links to the players, the dashboards and /docs.",
         tags=["pages"],
-        responses=doc.answers(200, "The script.", other={"text/javascript": {"type": "string"}}),
+        responses=doc.answers(200, "The front page.", other={"text/html": {"type": "string"}}),
     )
-    def dashboard_script() -> Response[str]:
-        script = package_text("static/dashboard.js")
+    def index_page() -> Response[str]:
         return Response(
-            200, "text/javascript; charset=utf-8", script, {"Cache-Control": "no-cache"}
+            200, "text/html; charset=utf-8", index_html(), {"Cache-Control": "no-cache"}
         )
+
+    @router.get(
+        "/stores/<store>/report",
+        summary="The store report as one chart; open it with #token=OPERATOR_TOKEN&from=&to=.",
+        description="The page reads the report API's SVG with the token from the URL fragment,"
+        " so a link opens it in any browser; /static/report.js does the reading.",
+        tags=["pages"],
+        responses={
+            **doc.answers(200, "The chart page.", other={"text/html": {"type": "string"}}),
+            **doc.refusals(404),
+        },
+    )
+    def report_page(store: doc.StoreId) -> Response[str]:
+        known_ids(store=store)
+        if deps.registry.store_cameras(store) is None:
+            raise NotFoundError(f"unknown store {store}")
+        html = package_text("report.html")
+        return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+
+    @router.get(
+        "/static/<script>",
+        summary="The pages' scripts (dashboard.js, report.js): served here, no CDN.",
+        tags=["pages"],
+        responses={
+            **doc.answers(200, "The script.", other={"text/javascript": {"type": "string"}}),
+            **doc.refusals(404),
+        },
+    )
+    def page_script(script: doc.ScriptName) -> Response[str]:
+        if not SCRIPT_NAME.match(script) or not (PACKAGE_DIR / "static" / script).is_file():
+            raise NotFoundError(f"no script {script[:80]!r}")
+        text = package_text(f"static/{script}")
+        return Response(200, "text/javascript; charset=utf-8", text, {"Cache-Control": "no-cache"})
 
     @router.get(
         "/static/creatives/<name>",

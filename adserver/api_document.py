@@ -57,6 +57,7 @@ DisplayId = Annotated[str, Path(examples=["demo-display-1"])]
 StoreId = Annotated[str, Path(examples=["demo-store"])]
 CameraId = Annotated[str, Path(examples=["demo-cam-1"])]
 CreativeName = Annotated[str, Path(examples=["senior-female.svg"])]
+ScriptName = Annotated[str, Path(examples=["dashboard.js"])]
 
 Bucket = Annotated[
     str,

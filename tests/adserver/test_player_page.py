@@ -149,8 +149,12 @@ def test_player_polls_switches_and_reports(api: ScriptedApi) -> None:
 def test_player_without_token_says_how_to_open_it(api: ScriptedApi) -> None:
     with chromium_page() as page:
         page.goto(f"{api.url}/display/d1")
-        page.wait_for_selector("body[data-state='error']", timeout=10_000)
-        assert "#token=" in page.inner_text("#notice")
+        # THEN the screen says so full screen, as for a refused token, and nothing is asked
+        page.wait_for_selector("body[data-state='refused']", timeout=10_000)
+        notice = page.inner_text("#notice")
+        assert "no token" in notice and "#token=" in notice and "operator" in notice
+        box = page.locator("#notice").bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 200
         assert api.polls == []
 
 

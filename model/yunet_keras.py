@@ -191,7 +191,7 @@ SOURCE = {
     "repository": "https://github.com/ShiqiYu/libfacedetection",
     "commit": "acf7b25",
     "files": ["src/facedetectcnn-model.cpp", "src/facedetectcnn-data.cpp"],
-    "licence": "BSD-3-Clause, Copyright (c) 2018-2021 Shiqi Yu",
+    "licence": "BSD-3-Clause, Copyright (c) 2015-2021 Shiqi Yu (full text: licence_text)",
 }
 
 
@@ -222,5 +222,9 @@ def export_yunet(source: Path, out_path: Path, float16: bool = False) -> Path:
             "outputs": "stride_8/16/32 (N, H/s, W/s, 16): cls, obj logits, box 4, keypoints 10",
         }
     )
+    # The BSD licence asks that binary redistributions reproduce its notice and conditions.
+    licence = Path(source) / "LICENSE"
+    if licence.exists():
+        card["licence_text"] = licence.read_text()
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return out_path

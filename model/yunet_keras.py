@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+DEFAULT_WEIGHTS = Path(__file__).parent / "artifacts" / "yunet.weights.h5"
 # Strides of the three output levels, finest first.
 STRIDES = (8, 16, 32)
 # Channels of each output level, in this order: class logit, objectness logit,
@@ -171,6 +172,18 @@ def load_weights_from_cpp(model: keras.Model, data_cpp_path: Path) -> keras.Mode
     return model
 
 
+def weights_path(tflite_path: Path) -> Path:
+    """Where the Keras weights of an exported YuNet lie: beside its .tflite."""
+    return tflite_path.with_suffix(".weights.h5")
+
+
+def load_yunet(path: Path = DEFAULT_WEIGHTS) -> keras.Model:
+    """The Keras YuNet with the weights saved by ``export_yunet`` (no C sources needed)."""
+    model = build_yunet()
+    model.load_weights(path)
+    return model
+
+
 def export_yunet_tflite(model: keras.Model, out_path: Path, float16: bool = False) -> Path:
     """Convert YuNet to a LiteRT model with a resizable (N, H, W, 3) input named ``image``.
 
@@ -199,8 +212,10 @@ def export_yunet(source: Path, out_path: Path, float16: bool = False) -> Path:
     """Build YuNet, load libfacedetection's weights from ``source``, write the .tflite and its card.
 
     ``source`` is a libfacedetection checkout (its ``src/facedetectcnn-data.cpp``
-    is read). The card (same name, ``.json``) records the source, the licence and
-    the date; ``python -m bench.yunet_parity --card`` adds the parity figures.
+    is read). Beside the .tflite go the Keras weights (``.weights.h5``, for
+    ``load_yunet`` where the C sources are absent, e.g. the GPU worker) and the
+    card (``.json``: source, licence, date; ``python -m bench.yunet_parity
+    --card`` adds the parity figures).
     """
     import datetime
     import json
@@ -210,6 +225,7 @@ def export_yunet(source: Path, out_path: Path, float16: bool = False) -> Path:
         raise FileNotFoundError(f"{data_cpp}: not a libfacedetection checkout")
     model = load_weights_from_cpp(build_yunet(), data_cpp)
     export_yunet_tflite(model, out_path, float16=float16)
+    model.save_weights(weights_path(out_path))
     card_path = out_path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     card.update(

@@ -138,15 +138,10 @@ def test_a_batch_needs_one_frame_size(yunet):
 
 @pytest.mark.slow
 def test_keras_and_litert_give_the_same_raw_outputs(yunet, sample_photos):
-    # GIVEN the Keras port loaded from the C arrays, and the shipped .tflite
-    from pathlib import Path
+    # GIVEN the Keras port with the shipped weights, and the shipped .tflite
+    from model.yunet_keras import load_yunet
 
-    from model.yunet_keras import build_yunet, load_weights_from_cpp
-
-    data_cpp = Path("/work/data/libfacedetection/src/facedetectcnn-data.cpp")
-    if not data_cpp.exists():
-        pytest.skip("libfacedetection sources not present")
-    network = load_weights_from_cpp(build_yunet(), data_cpp)
+    network = load_yunet()
     # WHEN both read the same zero-padded portrait
     photo = sample_photos[0]
     height, width = padded_shape(*photo.shape[:2])
@@ -157,3 +152,26 @@ def test_keras_and_litert_give_the_same_raw_outputs(yunet, sample_photos):
     # THEN every level agrees to float32 rounding
     for stride, lite in zip(STRIDES, lite_out, strict=True):
         np.testing.assert_allclose(lite, keras_out[f"stride_{stride}"], atol=2e-3)
+
+
+@pytest.mark.slow
+def test_the_shipped_weights_are_the_c_arrays():
+    # GIVEN libfacedetection's C sources (only where they are present)
+    from pathlib import Path
+
+    from model.yunet_keras import build_yunet, load_weights_from_cpp, load_yunet
+
+    data_cpp = Path("/work/data/libfacedetection/src/facedetectcnn-data.cpp")
+    if not data_cpp.exists():
+        pytest.skip("libfacedetection sources not present")
+    # WHEN the port is loaded from the C arrays and from the shipped weights
+    from_c = load_weights_from_cpp(build_yunet(), data_cpp)
+    shipped = load_yunet()
+    # THEN every layer holds the same numbers, and all 53 convolutions hold some
+    loaded = [layer for layer in from_c.layers if layer.get_weights()]
+    assert len(loaded) == 53
+    for layer in loaded:
+        for ours, theirs in zip(
+            layer.get_weights(), shipped.get_layer(layer.name).get_weights(), strict=True
+        ):
+            np.testing.assert_array_equal(ours, theirs)

@@ -8,8 +8,9 @@ to its outputs, links each page with its token filled in (``adserver.local_serve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 from adserver.api_document import DOCS_PATH
 
@@ -61,3 +62,24 @@ def index_html(links: Sequence[tuple[str, str]] = GENERIC_LINKS, *, local: bool 
         for text, href in links
     )
     return PAGE.format(items=items, note=escape(LOCAL_NOTE if local else DEPLOYED_NOTE))
+
+
+def local_links(outputs: Mapping[str, Any], base: str = "") -> list[tuple[str, str]]:
+    """Each store's dashboard and each display's player with its token, and /docs, from the
+    local stack's outputs (.local/outputs.json); ``base`` goes before each path."""
+    operator = str(outputs["operator_token"])
+    displays: Mapping[str, Mapping[str, Any]] = outputs.get("displays", {})
+    stores = sorted({str(display["store"]) for display in displays.values()})
+    links = [
+        (f"Dashboard of {store}", f"{base}/stores/{store}/dashboard#token={operator}")
+        for store in stores
+    ]
+    links += [
+        (
+            f"Player of {display_id} ({display['store']})",
+            f"{base}/display/{display_id}#token={display['token']}",
+        )
+        for display_id, display in sorted(displays.items())
+    ]
+    links.append(("The API's documentation", f"{base}{DOCS_PATH}"))
+    return links

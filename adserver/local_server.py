@@ -10,6 +10,9 @@ every resolver in the process, and boto3 resources are not thread-safe, so neith
 resolver nor one resolver per thread could serve two requests at once correctly.
 
     python -m adserver.local_server --port 8080
+
+Given the local stack's outputs (``--outputs``), ``GET /`` lists every dashboard and player
+with the stack's tokens filled in; a deployed server's front page never holds a token.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from adserver.index_page import index_html, local_links
 from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent, import_handler
 
 DEFAULT_HANDLER = "adserver.handler.lambda_handler"
@@ -104,8 +108,23 @@ def response_parts(response: Mapping[str, Any]) -> tuple[int, dict[str, str], by
     return status, headers, body
 
 
-def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPRequestHandler]:
-    """A request handler class that invokes ``handler`` like API Gateway, one call at a time."""
+def local_index(outputs_path: Path, port: int) -> str | None:
+    """The front page with the local stack's tokens, from its outputs; None while they are
+    not written yet, or were written by a stack whose ad server is not this one."""
+    try:
+        outputs = json.loads(outputs_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not str(outputs.get("adserver_url", "")).endswith(f":{port}"):
+        return None
+    return index_html(local_links(outputs), local=True)
+
+
+def make_request_handler(
+    handler: Handler, timeout_s: float, outputs_path: Path | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """A request handler class that invokes ``handler`` like API Gateway, one call at a time;
+    with the local stack's ``outputs_path``, ``GET /`` is its front page with tokens."""
     # One container: the handler sees one invocation at a time (see the module docstring).
     container = threading.Lock()
 
@@ -113,6 +132,13 @@ def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPReq
         protocol_version = "HTTP/1.1"
 
         def _invoke(self) -> None:
+            if self.command == "GET" and self.path == "/" and outputs_path is not None:
+                port = cast(ThreadingHTTPServer, self.server).server_port
+                page = local_index(outputs_path, port)
+                if page is not None:
+                    html = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+                    self._send(200, html, page.encode())
+                    return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             event = http_api_event(
@@ -126,6 +152,9 @@ def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPReq
                 traceback.print_exc()
                 status, headers = 500, {"Content-Type": "application/json"}
                 payload = json.dumps({"message": "Internal Server Error"}).encode()
+            self._send(status, headers, payload)
+
+        def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -150,10 +179,17 @@ def make_request_handler(handler: Handler, timeout_s: float) -> type[BaseHTTPReq
 
 
 def serve(
-    host: str, port: int, handler_path: str, timeout_s: float, ready_file: Path | None
+    host: str,
+    port: int,
+    handler_path: str,
+    timeout_s: float,
+    ready_file: Path | None,
+    outputs_path: Path | None = None,
 ) -> None:
     handler = import_handler(handler_path)
-    server = ThreadingHTTPServer((host, port), make_request_handler(handler, timeout_s))
+    server = ThreadingHTTPServer(
+        (host, port), make_request_handler(handler, timeout_s, outputs_path)
+    )
     server.daemon_threads = True
     print(UNVERIFIED_UPLOADS_NOTICE, file=sys.stderr, flush=True)
     if ready_file is not None:
@@ -171,10 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", default=DEFAULT_HANDLER, help="module.function to invoke")
     parser.add_argument("--timeout-s", type=float, default=10.0, help="the function's Timeout")
     parser.add_argument("--ready-file", type=Path, help="written with the URL once listening")
+    parser.add_argument(
+        "--outputs", type=Path, help="the local stack's outputs: GET / links its pages with tokens"
+    )
     args = parser.parse_args(argv)
     exit_with_parent()
     try:
-        serve(args.host, args.port, args.handler, args.timeout_s, args.ready_file)
+        serve(args.host, args.port, args.handler, args.timeout_s, args.ready_file, args.outputs)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

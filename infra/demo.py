@@ -4,6 +4,11 @@ observation and the display's next ad as they happen.
     python -m infra.demo                      # sample photographs composed into frames
     python -m infra.demo --frames DIR         # your own JPEG/PNG files
     python -m infra.demo --video FILE         # one frame every half second of a video
+    python -m infra.demo --keep               # into the running `make stack`, left there
+
+It ends with the links of the dashboard and the players, tokens filled in. Its own stack
+stops when it ends; with --keep it plays into the stack `make stack` runs, so what it made
+stays in the dashboard for as long as that stack runs.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adserver.index_page import local_links
 from infra.camera_frames import CameraFrame, composed_frames, folder_frames, video_frames
-from infra.outputs import StackOutputs
+from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 from infra.stack import StackError, start_in_background, stop_background
 from infra.template import REPO_ROOT
 
@@ -68,23 +74,32 @@ class Api:
 
 
 def describe_faces(observation: dict[str, Any]) -> str:
+    """One line for an observation: each face's age band, gender, estimated age and how sure
+    the model is of the gender (50 %: a guess, 100 %: certain)."""
     if observation["status"] != "ok":
         return f"rejected: {observation['error']}"
     faces = observation["faces"]
     if not faces:
         return "ok, no faces"
     people = ", ".join(
-        f"{f['age_band']} {f['gender']} ~{f['age']:.0f}y ({f['gender_confidence']:.2f})"
+        f"{f['age_band'].replace('_', ' ')} {f['gender']} ~{f['age']:.0f}y"
+        f" ({f['gender_confidence']:.0%} sure of the gender)"
         for f in faces
     )
-    return f"ok, {len(faces)} face(s): {people}"
+    return f"ok, {plural(len(faces), 'face')}: {people}"
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 face', '2 faces'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def describe_ad(ad: dict[str, Any]) -> str:
     audience = ad["audience"]
     return (
         f"{ad['ad_id']} for {ad['duration_s']} s"
-        f" (audience {audience['bucket']}, {audience['faces']} faces in {audience['window_s']} s)"
+        f" (audience {audience['bucket']}, {plural(audience['faces'], 'face')}"
+        f" in {audience['window_s']} s)"
     )
 
 
@@ -144,32 +159,58 @@ def demo_frames(args: argparse.Namespace) -> Iterator[CameraFrame]:
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    if args.keep:
+        outputs = StackOutputs.read(args.outputs)
+        print(f"Playing into the running stack ({args.outputs}); it keeps what the demo makes.")
+        return demo(args, outputs, started, kept=True)
     print("Starting the local stack: moto (S3, SNS, SQS, DynamoDB) from template.yaml,")
     print("the inference worker and the ad server ...", flush=True)
     stack, outputs = start_in_background(DEMO_DIR, STACK_START_TIMEOUT_S)
     try:
-        print(f"Stack ready in {time.monotonic() - started:.1f} s. Camera {STORE}/{CAMERA} starts.")
-        api = Api(outputs)
-        sent, seen = play(demo_frames(args), outputs, api, args.fps)
-        listing = outputs.client("s3").list_objects_v2(
-            Bucket=outputs.frames_bucket, Prefix="frames/"
-        )
-        other = api.next_ad(OTHER_DISPLAY)
-        print()
-        print(f"{len(seen)}/{len(sent)} frames observed", end="")
-        if seen:
-            latencies = list(seen.values())
-            print(
-                f"; upload -> observation median {statistics.median(latencies):.2f} s,"
-                f" max {max(latencies):.2f} s",
-                end="",
-            )
-        print(f"; {listing.get('KeyCount', 0)} frames left in the bucket.")
-        print(f"{OTHER_DISPLAY} (another store) sees audience {other['audience']['bucket']}.")
-        print(f"Done in {time.monotonic() - started:.1f} s. Logs: {outputs.document['logs_dir']}")
-        return 0 if len(seen) == len(sent) else 1
+        print(f"Stack ready in {time.monotonic() - started:.1f} s.")
+        return demo(args, outputs, started, kept=False)
     finally:
         stop_background(stack)
+
+
+def demo(args: argparse.Namespace, outputs: StackOutputs, started: float, kept: bool) -> int:
+    """Play the camera into the stack of ``outputs``, then say where to look."""
+    print(f"Camera {STORE}/{CAMERA} starts. Each face: age band, gender, estimated age, and how")
+    print("sure the model is of the gender (50 % is a guess, 100 % is certain).", flush=True)
+    api = Api(outputs)
+    sent, seen = play(demo_frames(args), outputs, api, args.fps)
+    listing = outputs.client("s3").list_objects_v2(Bucket=outputs.frames_bucket, Prefix="frames/")
+    other = api.next_ad(OTHER_DISPLAY)
+    print()
+    print(f"{len(seen)}/{len(sent)} frames observed", end="")
+    if seen:
+        latencies = list(seen.values())
+        print(
+            f"; upload -> observation median {statistics.median(latencies):.2f} s,"
+            f" max {max(latencies):.2f} s",
+            end="",
+        )
+    print(f"; {plural(listing.get('KeyCount', 0), 'frame')} left in the bucket.")
+    print(f"{OTHER_DISPLAY} (another store) sees audience {other['audience']['bucket']}.")
+    print(f"Done in {time.monotonic() - started:.1f} s. Logs: {outputs.document['logs_dir']}")
+    print()
+    print(next_steps(outputs, kept))
+    return 0 if len(seen) == len(sent) else 1
+
+
+def next_steps(outputs: StackOutputs, kept: bool) -> str:
+    """Where to look next: the dashboard and the players, with their tokens."""
+    links = local_links(outputs.document, base=outputs.adserver_url)
+    lines = [f"{text}:\n  {link}" for text, link in links]
+    if kept:
+        lines.append("They work for as long as the stack runs (Ctrl-C in its terminal stops it).")
+    else:
+        lines.append(
+            "This demo's own stack stops now, and these links with it. To keep what a demo"
+            " makes: `make stack` in one terminal, then `.venv/bin/python -m infra.demo --keep`"
+            " in another, and open the links it prints."
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,6 +220,18 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--video", type=Path, help="a video file to sample frames from")
     parser.add_argument("--count", type=int, default=12, help="frames to play (samples, video)")
     parser.add_argument("--fps", type=float, default=2.0, help="frames uploaded per second")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="play into the running stack (make stack) instead of starting one, and leave"
+        " what the demo made there for the dashboard",
+    )
+    parser.add_argument(
+        "--outputs",
+        type=Path,
+        default=DEFAULT_OUTPUTS,
+        help="with --keep: the running stack's outputs (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)

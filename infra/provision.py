@@ -26,6 +26,10 @@ class ProvisioningError(RuntimeError):
     """The template asks for something the local stack cannot build; the message says what."""
 
 
+# AWS managed policies that only let a function send X-Ray traces (no local equivalent).
+XRAY_WRITE_POLICIES = (":policy/AWSXrayWriteOnlyAccess", ":policy/AWSXRayDaemonWriteAccess")
+
+
 @dataclass(frozen=True)
 class LocalFunction:
     """A Lambda function as the local runtime needs it."""
@@ -603,9 +607,11 @@ class _Builder:
             )
         for policy_arn in props.get("ManagedPolicyArns", []):
             if ":iam::aws:policy/" in str(policy_arn):
-                # moto holds no AWS managed policies unless told to load all of them (slow);
-                # the ones we use grant what only AWS does (X-Ray traces), so skip and say so.
-                self.notes.append(f"{logical_id}: AWS managed policy {policy_arn} not attached")
+                # moto holds no AWS managed policies unless told to load all of them (slow).
+                # X-Ray's grants only the sending of traces, which nothing does locally: left
+                # out in silence (it was a note per function on every start); others are noted.
+                if not str(policy_arn).endswith(XRAY_WRITE_POLICIES):
+                    self.notes.append(f"{logical_id}: AWS managed policy {policy_arn} not attached")
                 continue
             iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         return Resource(

@@ -30,6 +30,7 @@ from typing import Any
 
 import boto3
 
+from adserver.index_page import local_links
 from adserver.registry import DynamoDBRegistry
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 from infra.provision import (
@@ -420,6 +421,8 @@ class LocalStack:
             function.handler,
             "--timeout-s",
             str(function.timeout_s),
+            "--outputs",  # GET / then links every page with this stack's tokens
+            str(self.options.outputs_path),
         ]
         self._spawn("adserver", command, self._function_environment(function))
         return f"http://127.0.0.1:{port}"
@@ -740,14 +743,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with LocalStack(options) as stack:
             outputs = stack.outputs
+            url = outputs["adserver_url"]
+            pages = "".join(
+                f"  {text}\n    {link}\n" for text, link in local_links(outputs, base=url)
+            )
             print(
                 f"stack ready in {time.monotonic() - started:.1f} s\n"
                 f"  moto endpoint  {outputs['endpoint_url']}\n"
                 f"  frames bucket  {outputs['frames_bucket']}\n"
-                f"  ad server      {outputs['adserver_url']}\n"
-                f"  dashboard      {outputs['adserver_url']}/stores/demo-store/dashboard"
-                "#token=<operator_token in the outputs>\n"
-                f"  API docs       {outputs['adserver_url']}/docs\n"
+                f"  ad server      {url}  (its front page links all of these)\n"
+                f"{pages}"
                 f"  outputs        {options.outputs_path}\n"
                 f"  logs           {outputs['logs_dir']}\n"
                 "A worker that dies or hangs is replaced. Ctrl-C stops everything;"

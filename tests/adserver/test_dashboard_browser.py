@@ -195,7 +195,9 @@ def test_the_range_buttons_change_the_range_and_keep_it_in_the_link() -> None:
         page.fill("#custom-from", "2025-11-03")
         page.fill("#custom-to", "2025-11-09")
         page.click("#custom button[type=submit]")
-        page.wait_for_function("document.querySelectorAll('#people-over-time g.bars rect').length === 14")
+        page.wait_for_function(
+            "document.querySelectorAll('#people-over-time g.bars rect').length === 14"
+        )
         assert "Mon 3 Nov to Sun 9 Nov 2025" in page.inner_text("#range")
 
 

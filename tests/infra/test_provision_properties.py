@@ -52,3 +52,11 @@ def test_a_property_the_local_stack_does_not_apply_is_refused(aws: None) -> None
     assert str(refused.value).startswith(
         "CatalogBucket: AWS::S3::Bucket AccelerateConfiguration not applied by the local stack"
     )
+
+
+def test_the_xray_policy_is_left_out_without_a_note_on_every_start(aws: None) -> None:
+    # GIVEN template.yaml, whose functions' roles carry AWS's X-Ray write policy
+    # WHEN it is provisioned on moto
+    stack = provision_template("notes")
+    # THEN no note is made of a policy that only sends traces, which nothing does locally
+    assert not [note for note in stack.notes if "xray" in note.lower()]

@@ -102,8 +102,8 @@ def test_people_and_plays_reach_the_report_and_the_dashboard(stack, tmp_path: Pa
         )
         page.wait_for_selector("body[data-state='ready']", timeout=20_000)
         cards = page.inner_text("#totals")
-        assert f"People (opportunities to see)\n{PEOPLE}" in cards
-        assert f"Impressions\n{PLAYS}" in cards
+        assert f"People (have left)\n{PEOPLE}" in cards
+        assert f"Ads played\n{PLAYS}" in cards
         per_ad = page.locator("#audience-by-ad g.bars rect title").all_text_contents()
-        assert "house-welcome People present: 5" in per_ad
+        assert "house-welcome, People present: 5" in per_ad
         page.screenshot(path=str(tmp_path / "stack-dashboard.png"), full_page=True)

@@ -1,18 +1,22 @@
 """The store report as an SVG chart, written here so the ad-server function needs no
 plotting library (matplotlib, numpy and fontTools were most of its 192 MB bundle).
 
-Two panels share the hour axis: impressions by the audience bucket they were chosen for,
-and people (tracks, not face sightings) by bucket, each a stack of bars per hour with one legend.
+Two panels share the time axis: impressions by the audience bucket they were chosen for,
+and people (tracks, not face sightings) by bucket, each a stack of bars per hour (per day
+beyond two days) with one legend naming the buckets as a person would ("Young adult, female").
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from html import escape
 from typing import Any
 
 from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE
+from adserver.reports import bucket_label
 
 # Eleven distinguishable colours, one per bucket in ALL_BUCKETS order, then "none" in grey.
 BUCKET_COLOURS = (
@@ -42,15 +46,19 @@ MIN_PLOT_WIDTH, MAX_PLOT_WIDTH = 360, 1200
 MIN_LABEL_PITCH = 12
 DATE_LABEL_WIDTH = 64  # "2024-06-07" at 10 px
 LABEL_STEPS = (1, 2, 3, 4, 6, 12, 24, 48, 72, 96, 168)
+# Beyond two days an hour's bar is a sliver: the chart shows a bar per day instead.
+DAILY_AFTER_HOURS = 48
 
 
 def render_svg(report: Mapping[str, Any]) -> str:
-    """Two stacked bar charts per hour of ``report`` (from ``build_report``), as SVG text."""
+    """Two stacked bar charts of ``report`` (from ``build_report``), as SVG text: a bar per
+    hour for up to two days, a bar per day (on the store's clock) beyond."""
     hours: Sequence[Mapping[str, Any]] = report["hours"]
+    columns = _days(hours) if len(hours) > DAILY_AFTER_HOURS else _hours(hours)
     buckets = [b for b in (*ALL_BUCKETS, NO_AUDIENCE) if _seen(report, b)]
     colour = dict(zip((*ALL_BUCKETS, NO_AUDIENCE), BUCKET_COLOURS, strict=True))
-    plot_width = min(MAX_PLOT_WIDTH, max(MIN_PLOT_WIDTH, BAR_PITCH * len(hours)))
-    pitch = plot_width / max(1, len(hours))
+    plot_width = min(MAX_PLOT_WIDTH, max(MIN_PLOT_WIDTH, BAR_PITCH * len(columns)))
+    pitch = plot_width / max(1, len(columns))
     width = MARGIN_LEFT + plot_width + LEGEND_WIDTH
     height = MARGIN_TOP + 2 * PANEL_HEIGHT + PANEL_GAP + AXIS_LABELS_HEIGHT
     title = f"{report['store']}: {report['from']} to {report['to']}"
@@ -70,19 +78,19 @@ def render_svg(report: Mapping[str, Any]) -> str:
     ]
     for panel, (field, panel_title) in enumerate(PANELS):
         top = MARGIN_TOP + panel * (PANEL_HEIGHT + PANEL_GAP)
-        parts += _panel(hours, field, panel_title, buckets, colour, top, plot_width, pitch)
+        parts += _panel(columns, field, panel_title, buckets, colour, top, plot_width, pitch)
     axis_y = MARGIN_TOP + 2 * PANEL_HEIGHT + PANEL_GAP
     every = next((n for n in LABEL_STEPS if n * pitch >= MIN_LABEL_PITCH), LABEL_STEPS[-1])
     days_every, day = max(1, math.ceil(DATE_LABEL_WIDTH / (24 * pitch))), 0
-    for index, row in enumerate(hours):
+    for index, column in enumerate(columns):
         x = MARGIN_LEFT + (index + 0.5) * pitch
         if index % every == 0:
             parts.append(
                 f'<text x="{x:.1f}" y="{axis_y + 8}" font-size="9" text-anchor="end" '
                 f'transform="rotate(-90 {x:.1f} {axis_y + 8})" dy="3">'
-                f"{escape(row['hour'][11:16])}</text>"
+                f"{escape(column.label)}</text>"
             )
-        if index == 0 or row["hour"][11:13] == "00":  # each day starts with a tick
+        if column.starts_day and not column.daily:  # each day of hours starts with a tick
             left = MARGIN_LEFT + index * pitch
             parts.append(
                 f'<line x1="{left:.1f}" y1="{axis_y}" x2="{left:.1f}" y2="{axis_y + 52}" '
@@ -91,27 +99,70 @@ def render_svg(report: Mapping[str, Any]) -> str:
             if day % days_every == 0:  # and with its date, where dates do not overlap
                 parts.append(
                     f'<text x="{left + 2:.1f}" y="{axis_y + 50}" font-size="10">'
-                    f"{escape(row['hour'][:10])}</text>"
+                    f"{escape(column.key[:10])}</text>"
                 )
             day += 1
     dates = f"{hours[0]['hour'][:10]} to {hours[-1]['hour'][:10]}" if hours else ""
+    unit = "day" if columns and columns[0].daily else "hour"
     parts.append(
         f'<text x="{MARGIN_LEFT + plot_width / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-        f"hour ({escape(str(report['time_zone']))}), {escape(dates)}</text>"
+        f"{unit} ({escape(str(report['time_zone']))}), {escape(dates)}</text>"
     )
     legend_x = MARGIN_LEFT + plot_width + 16
     for index, bucket in enumerate(buckets):
         y = MARGIN_TOP + index * 18
         parts.append(
             f'<rect x="{legend_x}" y="{y}" width="12" height="12" fill="{colour[bucket]}"/>'
-            f'<text x="{legend_x + 18}" y="{y + 10}">{escape(bucket)}</text>'
+            f'<text x="{legend_x + 18}" y="{y + 10}">{escape(bucket_label(bucket))}</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts)
 
 
+@dataclass(frozen=True)
+class Column:
+    """One bar of each panel: an hour or a day, and its counts by field and bucket."""
+
+    key: str  # the hour's or the day's ISO text, on the store's clock
+    label: str  # what the axis says: "17:00", or "Fri 7 Jun"
+    counts: Mapping[str, Mapping[str, float]]
+    starts_day: bool = False
+    daily: bool = False
+
+
+def _hours(hours: Sequence[Mapping[str, Any]]) -> list[Column]:
+    return [
+        Column(
+            row["hour"],
+            row["hour"][11:16],
+            {field: row[field] for field, _ in PANELS},
+            starts_day=index == 0 or row["hour"][11:13] == "00",
+        )
+        for index, row in enumerate(hours)
+    ]
+
+
+def _days(hours: Sequence[Mapping[str, Any]]) -> list[Column]:
+    """The hours summed into the store's days (its hours carry the store's offset)."""
+    days: dict[str, dict[str, dict[str, float]]] = {}
+    for row in hours:
+        day = days.setdefault(row["hour"][:10], {field: {} for field, _ in PANELS})
+        for field, _ in PANELS:
+            for bucket, value in row[field].items():
+                day[field][bucket] = day[field].get(bucket, 0.0) + float(value)
+    return [
+        Column(key, _day_label(key), counts, starts_day=True, daily=True)
+        for key, counts in days.items()
+    ]
+
+
+def _day_label(iso_day: str) -> str:
+    moment = date.fromisoformat(iso_day)
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
 def _panel(
-    hours: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column],
     field: str,
     title: str,
     buckets: Sequence[str],
@@ -120,8 +171,8 @@ def _panel(
     plot_width: float,
     pitch: float,
 ) -> list[str]:
-    """One panel: its frame, y-axis ticks and a stacked bar per hour."""
-    totals = [sum(float(row[field].get(b, 0)) for b in buckets) for row in hours]
+    """One panel: its frame, y-axis ticks and a stacked bar per column."""
+    totals = [sum(float(column.counts[field].get(b, 0)) for b in buckets) for column in columns]
     scale_max = _nice_ceiling(max(totals, default=0.0))
     bottom_y = top + PANEL_HEIGHT
     parts = [
@@ -140,10 +191,10 @@ def _panel(
             f'stroke="#333"/><text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" '
             f'text-anchor="end">{value:g}</text>'
         )
-    for index, row in enumerate(hours):
+    for index, column in enumerate(columns):
         stacked = 0.0
         for bucket in buckets:
-            value = float(row[field].get(bucket, 0))
+            value = float(column.counts[field].get(bucket, 0))
             if value <= 0:
                 continue
             bar_height = PANEL_HEIGHT * value / scale_max
@@ -151,8 +202,8 @@ def _panel(
             parts.append(
                 f'<rect x="{MARGIN_LEFT + index * pitch + pitch * 0.1:.1f}" y="{y:.1f}" '
                 f'width="{pitch * 0.8:.1f}" height="{bar_height:.1f}" '
-                f'fill="{colour[bucket]}"><title>{escape(row["hour"])} {escape(bucket)}: '
-                f"{value:g}</title></rect>"
+                f'fill="{colour[bucket]}"><title>{escape(column.key)} '
+                f"{escape(bucket_label(bucket))}: {value:g}</title></rect>"
             )
             stacked += value
     return parts

@@ -41,12 +41,12 @@ def test_each_hour_has_a_bar_per_bucket_to_scale() -> None:
     assert ET.fromstring(svg).tag == f"{SVG}svg"
     heights = bars(svg)
     assert heights == {
-        "2024-06-07T17:00:00+00:00 teen/male: 3": PANEL_HEIGHT * 3 / 4,
-        "2024-06-07T17:00:00+00:00 senior/female: 1": PANEL_HEIGHT * 1 / 4,
+        "2024-06-07T17:00:00+00:00 Teen, male: 3": PANEL_HEIGHT * 3 / 4,
+        "2024-06-07T17:00:00+00:00 Senior, female: 1": PANEL_HEIGHT * 1 / 4,
     }
-    # AND the legend names both buckets, the hours axis shows each hour
+    # AND the legend names both buckets as a person would, the hours axis shows each hour
     texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
-    assert {"teen/male", "senior/female", "17:00", "18:00", "19:00"} <= set(texts)
+    assert {"Teen, male", "Senior, female", "17:00", "18:00", "19:00"} <= set(texts)
 
 
 def test_an_empty_report_is_still_a_chart() -> None:
@@ -68,22 +68,30 @@ def test_text_from_the_catalog_is_escaped() -> None:
     assert re.search(r"hour \(&lt;script&gt;", svg)
 
 
-def test_a_month_is_a_bounded_chart_with_dates_and_totals() -> None:
+def test_a_month_is_a_bar_per_day_with_every_day_named() -> None:
     # GIVEN a 31-day report with one play a day
     month = 31 * 24 * HOUR
     plays = [played(day * 24 * 60 + 30, "teen/male") for day in range(31)]
     report = build_report("demo-store", T0, T0 + month, rollup_records(plays))
     # WHEN drawn
-    root = ET.fromstring(render_svg(report))
+    svg = render_svg(report)
+    root = ET.fromstring(svg)
     texts = [t.text or "" for t in root.iter(f"{SVG}text")]
-    # THEN it is at most 1,410 px wide (not 32 px per hour), every other day's date is on
-    # the axis (all of them would overlap), the axis names the dates it covers, and the
-    # title line gives the totals
+    # THEN it is at most 1,410 px wide, a bar per day holds that day's play (the range starts
+    # at 17:00, so it touches 32 dates), each day is named on the axis, and the axis and the
+    # title line say what the chart covers
     assert float(root.attrib["width"]) <= 60 + 1200 + 150
-    dates = [t for t in texts if re.fullmatch(r"2024-\d\d-\d\d", t)]
-    assert dates[:3] == ["2024-06-07", "2024-06-09", "2024-06-11"] and len(dates) == 16
-    assert any(t.startswith("hour (UTC), 2024-06-07 to 2024-07-08") for t in texts)
+    heights = bars(svg)
+    assert len(heights) == 31 and "2024-06-07 Teen, male: 1" in heights
+    days = [t for t in texts if re.fullmatch(r"[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}", t)]
+    assert days[:2] == ["Fri 7 Jun", "Sat 8 Jun"] and len(days) == 32
+    assert any(t.startswith("day (UTC), 2024-06-07 to 2024-07-08") for t in texts)
     assert "Totals: people 0, watchers 0, impressions 31" in texts
-    # AND the hour labels thin out so they do not overlap
-    hour_labels = [t for t in texts if re.fullmatch(r"\d\d:\d\d", t)]
-    assert 31 <= len(hour_labels) <= 744 // 3
+
+
+def test_two_days_stay_a_bar_per_hour() -> None:
+    report = build_report(
+        "demo-store", T0, T0 + 48 * HOUR, rollup_records([played(5, "teen/male")])
+    )
+    texts = [t.text or "" for t in ET.fromstring(render_svg(report)).iter(f"{SVG}text")]
+    assert "17:00" in texts and any(t.startswith("hour (UTC)") for t in texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adserver.impressions import Impression
-from adserver.reports import ReportRangeError, build_report, report_range
+from adserver.reports import ReportRangeError, build_report, report_range, store_midnight_ms
 from adserver.tracks import Track
 from tests.fakes import rollup_records
 
@@ -118,3 +118,26 @@ def test_bad_ranges_say_why(start: str | None, end: str, reason: str) -> None:
     with pytest.raises(ReportRangeError) as exc:
         report_range(start, end)
     assert exc.value.reason.startswith(reason)
+
+
+def test_days_keep_the_people_of_hours_too_small_to_show() -> None:
+    # GIVEN three people at 18:00 and three at 19:00 (London), each hour too few to show,
+    # and four people the next day
+    tracks = [*crowd(0, 3), *crowd(60, 3), *crowd(24 * 60, 4)]
+    # WHEN the two days are reported in the store's zone
+    report = build_report("s", T0, T0 + 30 * HOUR, rollup_records(tracks=tracks), "Europe/London")
+    # THEN both hours are hidden, but their day shows its six people; the next day's four not
+    assert report["hours"][0]["people"] is None and report["hours"][1]["people"] is None
+    assert [(d["day"], d["people"]) for d in report["days"]] == [
+        ("2024-06-07", 6),
+        ("2024-06-08", None),
+    ]
+    # AND buckets have names a person reads
+    assert report["bucket_names"]["young_adult/female"] == "Young adult, female"
+    assert report["bucket_names"]["none"] == "Nobody in front"
+
+
+def test_the_store_midnight_is_on_the_store_clock() -> None:
+    # 2024-06-07 17:00 UTC is 18:00 in London, whose midnight was 23:00 UTC the day before
+    assert store_midnight_ms(T0, "Europe/London") == T0 - 18 * HOUR
+    assert store_midnight_ms(T0, "UTC") == T0 - 17 * HOUR

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -19,12 +19,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from adserver import api_document as doc
-from adserver.auth import authenticate, require_camera, require_display, require_operator
+from adserver.auth import (
+    authenticate,
+    require_camera,
+    require_display,
+    require_display_itself,
+    require_operator,
+)
 from adserver.catalog import Catalog, seed_catalog
 from adserver.decisions import decide_next_ad
 from adserver.impressions import (
@@ -32,16 +42,18 @@ from adserver.impressions import (
     ImpressionRequest,
     ImpressionStore,
     InMemoryImpressionStore,
-    impression_from_request,
+    record_play,
 )
 from adserver.index_page import index_html
-from adserver.play_audience import PresenceReader, play_audience
+from adserver.pages import docs_routes, html_page
+from adserver.play_audience import PresenceReader, audience_counter
 from adserver.present_now import RECENT_S, store_now
 from adserver.registry import Display, Principal, Registry
 from adserver.report_chart import render_svg
 from adserver.reports import ReportRangeError, build_report, report_range, store_midnight_ms
 from adserver.rollups import InMemoryRollups, RollupReader
 from adserver.settings import AdServerSettings
+from adserver.tickets import TICKET_VALIDITY_MS
 from adserver.uploads import UploadRefused, frame_upload_url
 from lambdas.frame_keys import is_valid_id
 from lambdas.observations import MAX_PAGE_LIMIT, Observation, ObservationReader
@@ -91,7 +103,14 @@ def create_app(
     """The resolver with every route of the API, plus any ``extra_routes``; Powertools
     checks each request against its route's signature and writes the OpenAPI document."""
     app = APIGatewayHttpResolver(enable_validation=True)
-    defaults = (observation_routes, display_routes, store_routes, camera_routes, page_routes)
+    defaults: tuple[RouteFactory, ...] = (
+        observation_routes,
+        display_routes,
+        store_routes,
+        camera_routes,
+        page_routes,
+        docs_routes,
+    )
     for routes in (*defaults, *extra_routes):
         app.include_router(routes(deps))
     doc.describe(app)
@@ -226,43 +245,41 @@ def display_routes(deps: AdServerDependencies) -> Router:
         }
         if etag_matches(if_none_match, answer.etag):
             return Response(304, headers=headers, body="")
+        deps.impressions.issue_ticket(answer.ticket)  # before the body that names it
         return Response(200, content_types.APPLICATION_JSON, json.dumps(answer.body), headers)
 
     @router.post(
         "/v1/displays/<display_id>/impressions",
         summary="Proof of play, sent by the player after it showed a creative.",
-        description="Sending the same impression again (display, ad, start) does not count it "
-        "twice.",
+        description="Only the display's own token, with the `ticket` of the next-ad answer it "
+        f"played, unused and at most {TICKET_VALIDITY_MS // 3_600_000} hours old. The ad and "
+        "audience bucket are the ticket's; the play lasts at most the creative's length and "
+        "overlaps none of the display's other plays (409). Sending the same body again gets "
+        "the same answer and changes nothing; another body with a used ticket is a 409.",
         tags=["displays"],
         security=doc.DISPLAY_TOKEN,
         openapi_extensions=doc.json_body(ImpressionRequest, required=True),
         responses={
-            **doc.answers(201, "Recorded.", doc.ImpressionRecorded),
-            **doc.refusals(400, 401, 403, 404),
+            **doc.answers(201, "Recorded (or the same request again).", doc.ImpressionRecorded),
+            **doc.refusals(400, 401, 403, 404, 409),
         },
     )
     def record_impression(display_id: doc.DisplayId) -> Response[str]:
+        require_display_itself(caller(router, deps), display_id)
         display = own_display(display_id)
         try:
-            impression = impression_from_request(
+            answer = record_play(
                 json_body(router),
                 display.store,
                 display.display_id,
                 deps.catalog(),
+                deps.impressions,
                 deps.clock_ms(),
+                audience_counter(deps.presence, display.cameras),
             )
         except ImpressionRejected as rejected:
-            raise BadRequestError(rejected.reason) from None
-        if deps.presence is not None:
-            ended_ms = impression.started_at_ms + int(impression.duration_s * 1000)
-            audience = play_audience(
-                deps.presence, display.cameras, impression.started_at_ms, ended_ms
-            )
-            impression = replace(
-                impression, audience_people=audience.people, audience_watchers=audience.watchers
-            )
-        deps.impressions.put(impression)
-        return Response(201, content_types.APPLICATION_JSON, json.dumps(asdict(impression)))
+            raise ServiceError(rejected.status, rejected.reason) from None
+        return Response(201, content_types.APPLICATION_JSON, answer)
 
     return router
 
@@ -437,8 +454,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
         known_ids(display=display_id)
         if deps.registry.display(display_id) is None:
             raise NotFoundError(f"unknown display {display_id}")
-        html = package_text("player.html")
-        return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+        return html_page(package_text("player.html"), remote_media=True)  # catalog creatives
 
     @router.get(
         "/stores/<store>/dashboard",
@@ -455,8 +471,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
         known_ids(store=store)
         if deps.registry.store_cameras(store) is None:
             raise NotFoundError(f"unknown store {store}")
-        html = package_text("dashboard.html")
-        return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+        return html_page(package_text("dashboard.html"))
 
     @router.get(
         "/",
@@ -465,9 +480,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
         responses=doc.answers(200, "The front page.", other={"text/html": {"type": "string"}}),
     )
     def index_page() -> Response[str]:
-        return Response(
-            200, "text/html; charset=utf-8", index_html(), {"Cache-Control": "no-cache"}
-        )
+        return html_page(index_html())
 
     @router.get(
         "/stores/<store>/report",
@@ -484,8 +497,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
         known_ids(store=store)
         if deps.registry.store_cameras(store) is None:
             raise NotFoundError(f"unknown store {store}")
-        html = package_text("report.html")
-        return Response(200, "text/html; charset=utf-8", html, {"Cache-Control": "no-cache"})
+        return html_page(package_text("report.html"))
 
     @router.get(
         "/static/<script>",

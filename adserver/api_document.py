@@ -4,7 +4,8 @@ Powertools writes the document from the routes (paths, path and query parameters
 metadata given to each route decorator); this module holds what the decorators refer to:
 the pydantic models of the JSON bodies, the bearer-token schemes, the refusals a route can
 answer, and the document's title. The document is served at ``/openapi.json`` and as an
-interactive page at ``/docs`` (Swagger UI from the Powertools package, no CDN).
+interactive page at ``/docs`` (Swagger UI from the Powertools package, no CDN; served by
+``adserver.pages``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from adserver.catalog import ALL_BUCKETS, NO_AUDIENCE
+from adserver.tickets import TICKET_ID
 
 TITLE = "Smart displays ad server"
 VERSION = "1.0"
@@ -49,6 +51,7 @@ REFUSALS: dict[int, str] = {
     401: "No bearer token, or one we do not know.",
     403: "A valid token for another display, store or camera.",
     404: "No such display, store, camera or file.",
+    409: "Conflicts with what is recorded: a used ticket with another body, or an overlap.",
 }
 
 # Path parameters with the demo's ids as examples, so a client generated from the document
@@ -98,6 +101,15 @@ class NextAd(Documented):
     reason: Annotated[
         str, Field(description='Why this ad; starts with "default" for the default creative.')
     ]
+    ticket: Annotated[
+        str,
+        Field(
+            pattern=TICKET_ID.pattern,
+            description="The play ticket of this decision: send it with the impression of one "
+            "play of this ad, within 24 hours. The same decision polled again carries the same "
+            "ticket; a recorded play makes the next answer carry a new one.",
+        ),
+    ]
 
 
 class ImpressionRecorded(Documented):
@@ -111,6 +123,7 @@ class ImpressionRecorded(Documented):
     recorded_at_ms: int
     audience_people: Annotated[int, Field(ge=0, description="People present while it played.")]
     audience_watchers: Annotated[int, Field(ge=0, description="Watchers among them.")]
+    ticket: Annotated[str | None, Field(description="The play ticket it was reported with.")]
 
 
 class ReportTotals(BaseModel):
@@ -245,8 +258,8 @@ def json_body(model: type[BaseModel], *, required: bool) -> dict[str, Any]:
 
 
 def describe(app: APIGatewayHttpResolver) -> None:
-    """Give ``app``'s document its title and security schemes, and serve the interactive
-    page at ``/docs`` (its ``?format=json`` is the document too)."""
+    """Give ``app``'s document its title, security schemes and tags (the interactive page at
+    ``/docs`` is ``adserver.pages.docs_routes``)."""
     app.configure_openapi(
         title=TITLE,
         version=VERSION,
@@ -254,8 +267,6 @@ def describe(app: APIGatewayHttpResolver) -> None:
         security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]
         tags=TAGS,  # type: ignore[arg-type]
     )
-    # Swagger UI's script and styles come inlined from the Powertools package: no CDN.
-    app.enable_swagger(path=DOCS_PATH, compress=True, persist_authorization=True)
 
 
 def document(app: APIGatewayHttpResolver) -> str:

@@ -36,6 +36,12 @@ def require_display(principal: Principal, display_id: str) -> None:
         raise ForbiddenError(f"token is not for display {display_id}")
 
 
+def require_display_itself(principal: Principal, display_id: str) -> None:
+    """Only the display itself: plays are its word, which no operator may speak for."""
+    if principal.role != "display" or principal.subject != display_id:
+        raise ForbiddenError(f"only display {display_id}'s own token may report its plays")
+
+
 def require_camera(principal: Principal, store: str, camera: str) -> None:
     """Cameras act only as themselves; operators may act for any camera."""
     if principal.role == "operator":

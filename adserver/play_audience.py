@@ -11,7 +11,7 @@ arrived in the play's last seconds may be missed: the count errs low, never twic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,6 +58,22 @@ def play_audience(
     people = one_per_person(present)
     watchers = sum(any(t.looking_s >= watcher_looking_s for t in person) for person in people)
     return PlayAudience(len(people), watchers)
+
+
+def audience_counter(
+    presence: PresenceReader | None, cameras: Iterable[str]
+) -> Callable[[int, int], tuple[int, int]] | None:
+    """``play_audience`` of these cameras as (people, watchers) for a play's start and end
+    (what ``adserver.impressions.record_play`` takes); None without tracks to count from."""
+    if presence is None:
+        return None
+    reader, watched = presence, tuple(cameras)
+
+    def count(started_ms: int, ended_ms: int) -> tuple[int, int]:
+        seen = play_audience(reader, watched, started_ms, ended_ms)
+        return seen.people, seen.watchers
+
+    return count
 
 
 def _open(state: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -158,6 +158,15 @@ class RollupContention(RuntimeError):
     """A store-hour record changed under us on every attempt; the caller may retry."""
 
 
+class WritesRefused(RuntimeError):
+    """A transaction of ``put_counted`` failed a condition of one of its ``also`` writes."""
+
+    def __init__(self, item_exists: bool, also: Sequence[bool]) -> None:
+        super().__init__(f"transaction refused: item exists {item_exists}, also {list(also)}")
+        self.item_exists = item_exists
+        self.also = list(also)
+
+
 class DynamoRollups:
     """The rollups table: partition key ``store``, sort key ``hour`` (13-digit epoch ms)."""
 
@@ -171,12 +180,20 @@ class DynamoRollups:
         return self._table
 
     def put_counted(
-        self, table: Any, item: Mapping[str, Any] | None, increment: RollupIncrement
+        self,
+        table: Any,
+        item: Mapping[str, Any] | None,
+        increment: RollupIncrement,
+        also: Sequence[Mapping[str, Any]] = (),
     ) -> bool:
         """Write ``item`` (a track, an impression) to ``table`` and add ``increment`` here, both
         or neither, unless an item with its key (a ``sort_key`` range key) is already there:
         then nothing is written and False returned, so a retried write never counts twice.
-        With no ``item``, only the increment is added."""
+        With no ``item``, only the increment is added.
+
+        ``also`` are more writes of the same transaction (``TransactItems`` entries, with
+        conditions of their own); if one fails its condition nothing is written and
+        ``WritesRefused`` says which, for the caller to read again and decide."""
         key = {"store": increment.store, "hour": f"{increment.hour_ms:013d}"}
         for _ in range(WRITE_ATTEMPTS):
             current = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
@@ -197,7 +214,7 @@ class DynamoRollups:
             }
             if current:
                 rollup["ExpressionAttributeValues"] = {":version": version}
-            writes = [{"Put": rollup}]
+            writes = [*also, {"Put": rollup}]
             if item is not None:
                 counted = {
                     "TableName": table.name,
@@ -209,10 +226,14 @@ class DynamoRollups:
                 self._table.meta.client.transact_write_items(TransactItems=writes)
                 return True
             except ClientError as error:
-                failed = _failed_conditions(error, len(writes))
+                failed = failed_conditions(error, len(writes))
                 if failed is None:
                     raise
-                if item is not None and failed[0]:
+                counted_failed = item is not None and failed[0]
+                others = failed[1 if item is not None else 0 : -1]
+                if any(others):
+                    raise WritesRefused(counted_failed, others) from None
+                if counted_failed:
                     return False  # written before: already counted
         raise RollupContention(f"rollup {increment.store} {key['hour']} kept changing")
 
@@ -242,7 +263,7 @@ class DynamoRollups:
         return list(all_items(self._table.query, KeyConditionExpression=condition))
 
 
-def _failed_conditions(error: ClientError, writes: int) -> list[bool] | None:
+def failed_conditions(error: ClientError, writes: int) -> list[bool] | None:
     """Which writes of a cancelled transaction failed their condition; None when it was
     cancelled for another reason (throttling, a conflict), which the caller raises."""
     if error.response["Error"]["Code"] != "TransactionCanceledException":

@@ -26,6 +26,11 @@ class Play:
 
     ad_id: str
     started_at_ms: int
+    duration_ms: int = 0  # 0 for plays logged before durations were (no overlap check)
+
+    @property
+    def ended_at_ms(self) -> int:
+        return self.started_at_ms + self.duration_ms
 
 
 @dataclass(frozen=True)

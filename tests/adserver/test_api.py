@@ -188,25 +188,58 @@ def test_displays_see_only_their_own_cameras(stack: Stack) -> None:
 # --- proof of play and reports ---------------------------------------------------------
 
 
-def play(ad_id: str, started_at_ms: int, bucket: str, duration_s: float = 8) -> dict[str, Any]:
+def next_ad(stack: Stack, token: str = DISPLAY_1) -> dict[str, Any]:
+    """The display's next-ad answer now (with its play ticket)."""
+    status, _, body = call(stack, "GET", NEXT_AD, token)
+    assert status == 200
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
+def play(answer: dict[str, Any], started_at_ms: int, duration_s: float = 8) -> dict[str, Any]:
+    """What the player posts after showing ``answer``'s creative."""
     return {
-        "ad_id": ad_id,
+        "ticket": answer["ticket"],
+        "ad_id": answer["ad_id"],
         "started_at_ms": started_at_ms,
         "duration_s": duration_s,
-        "bucket": bucket,
     }
 
 
+def play_seconds(stack: Stack) -> float:
+    """The store's play seconds in the report of 2024-06-05 (every hour, every bucket)."""
+    query = "from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z"
+    status, _, body = call(stack, "GET", f"/v1/stores/demo-store/report?{query}", OPERATOR)
+    assert status == 200
+    return sum(sum(hour["play_s"].values()) for hour in json.loads(body)["hours"])
+
+
+def test_next_ad_carries_a_ticket_that_changes_once_a_play_is_recorded(stack: Stack) -> None:
+    # GIVEN two polls of an unchanged decision: the same ticket, so the ETag still holds
+    first, again = next_ad(stack), next_ad(stack)
+    assert len(first["ticket"]) == 32 and again["ticket"] == first["ticket"]
+    # WHEN a play is recorded with it
+    stack.clock.now_ms += 10_000
+    posted = play(first, START_MS, first["duration_s"])
+    assert call(stack, "POST", IMPRESSIONS, DISPLAY_1, posted)[0] == 201
+    # THEN the next answer carries a new ticket
+    assert next_ad(stack)["ticket"] != first["ticket"]
+
+
 def test_impressions_are_recorded_and_reported_per_hour(stack: Stack) -> None:
-    # GIVEN two plays posted by the display (one sent twice) and a senior woman seen by
-    # its camera, in one frame: no track, so no person
-    frame_seen(stack, 30_000, SENIOR_WOMAN)
-    for body in (
-        play("house-welcome", START_MS - 60_000, "none", 10),
-        play("senior-female", START_MS - 20_000, "senior/female"),
-        play("senior-female", START_MS - 20_000, "senior/female"),
-    ):
-        status, _, recorded = call(stack, "POST", IMPRESSIONS, DISPLAY_1, body)
+    # GIVEN the default creative played with nobody in front, then a senior woman seen by
+    # the display's camera in one frame (no track, so no person) and her ad played
+    stack.clock.now_ms = START_MS - 60_000
+    house = next_ad(stack)
+    stack.clock.now_ms = START_MS - 30_000
+    status, _, _ = call(stack, "POST", IMPRESSIONS, DISPLAY_1, play(house, START_MS - 60_000, 10))
+    assert status == 201
+    frame_seen(stack, 0, SENIOR_WOMAN)
+    senior = next_ad(stack)
+    stack.clock.now_ms = START_MS
+    for _ in range(2):  # the second post is the player retrying: the same answer
+        posted = play(senior, START_MS - 20_000)
+        status, _, recorded = call(stack, "POST", IMPRESSIONS, DISPLAY_1, posted)
         assert status == 201
     assert json.loads(recorded)["campaign_id"] == "senior-female-reading-glasses"
     # WHEN the operator asks for the morning's report
@@ -225,51 +258,87 @@ def test_impressions_are_recorded_and_reported_per_hour(stack: Stack) -> None:
     assert report["totals"]["impressions"] == 2 and report["totals"]["people"] == 0
 
 
+def test_a_display_token_buys_no_more_play_than_the_screen_played(stack: Stack) -> None:
+    # GIVEN the display's token, as copied out of a player URL, and the report's play seconds
+    before = play_seconds(stack)
+    # WHEN it posts 100 overlapping one-hour plays under a bucket of its choosing, each with
+    # a ticket fresh from next-ad
+    statuses = []
+    for index in range(100):
+        forged = play(next_ad(stack), START_MS - 3_600_000 + index, 3600)
+        forged["bucket"] = "young_adult/male"
+        statuses.append(call(stack, "POST", IMPRESSIONS, DISPLAY_1, forged)[0])
+    # THEN none is accepted (an hour is longer than the creative) and no second was added
+    assert statuses.count(201) <= 1 and set(statuses) == {400}
+    assert play_seconds(stack) == before
+    # WHEN it posts 100 overlapping plays of the creative's own length
+    statuses = []
+    for index in range(100):
+        forged = play(next_ad(stack), START_MS - 20_000 + index, 10)
+        forged["bucket"] = "young_adult/male"
+        statuses.append(call(stack, "POST", IMPRESSIONS, DISPLAY_1, forged)[0])
+    # THEN one is accepted, under the bucket the server chose, and the rest overlap it (409)
+    assert statuses.count(201) == 1 and statuses.count(409) == 99
+    assert play_seconds(stack) - before == 10.0  # house-welcome's length
+    (recorded,) = stack.impressions.for_store("demo-store", 0, 10**13)
+    assert recorded.bucket == "none"
+
+
+def test_a_changed_replay_is_a_conflict_and_changes_nothing(stack: Stack) -> None:
+    # GIVEN a play recorded with its ticket
+    answer = next_ad(stack)
+    first = play(answer, START_MS - 10_000, 10)
+    status, _, recorded = call(stack, "POST", IMPRESSIONS, DISPLAY_1, first)
+    assert status == 201
+    # WHEN the same ticket comes again with another start, duration or bucket
+    changed = [{**first, "duration_s": 5}, {**first, "started_at_ms": START_MS - 10_500}]
+    answers = [call(stack, "POST", IMPRESSIONS, DISPLAY_1, body) for body in changed]
+    # THEN each is a 409 and the recorded play is as it was; the same body again is a 201
+    # with the same answer (a bucket in the body is ignored)
+    assert [(status, json.loads(body)["message"]) for status, _, body in answers] == [
+        (409, "ticket: already used for another play")
+    ] * 2
+    same = call(stack, "POST", IMPRESSIONS, DISPLAY_1, {**first, "bucket": "senior/male"})
+    assert (same[0], same[2]) == (201, recorded)
+    (row,) = stack.impressions.for_store("demo-store", 0, 10**13)
+    assert (row.started_at_ms, row.duration_s, row.bucket) == (START_MS - 10_000, 10.0, "none")
+    assert play_seconds(stack) == 10.0
+
+
 def test_report_as_svg(stack: Stack) -> None:
-    # GIVEN one play in the day
-    call(stack, "POST", IMPRESSIONS, DISPLAY_1, play("teen-male", START_MS - 5000, "teen/male"))
+    # GIVEN one play in the day, chosen for a teenage boy in front of the display
+    frame_seen(
+        stack, 100, FakeFace(box=(100, 80, 120, 120), age=15, age_band="teen", gender="male")
+    )
+    answer = next_ad(stack)
+    call(stack, "POST", IMPRESSIONS, DISPLAY_1, play(answer, START_MS - 5000, 1))
     # WHEN the operator asks for the day's chart
     query = "from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=svg"
     status, headers, body = call(stack, "GET", f"/v1/stores/demo-store/report?{query}", OPERATOR)
     # THEN it is an SVG document with the play's bar
     assert status == 200 and headers["Content-Type"] == "image/svg+xml"
     assert ET.fromstring(body).tag == "{http://www.w3.org/2000/svg}svg"
-    assert b"teen/male: 1</title>" in body
+    assert b"Teen, male: 1</title>" in body
 
 
 @pytest.mark.parametrize(
-    ("query", "token", "status"),
+    ("change", "token", "status", "message"),
     [
-        ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z", None, 401),
-        ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z", DISPLAY_1, 403),
-        ("from=2024-06-05T00:00:00Z", OPERATOR, 422),  # Powertools: a required parameter
-        ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=gif", OPERATOR, 400),
-        ("from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z&format=png", OPERATOR, 400),
-        ("from=2024-06-06T00:00:00Z&to=2024-06-05T00:00:00Z", OPERATOR, 400),
-    ],
-)
-def test_report_refusals(stack: Stack, query: str, token: str | None, status: int) -> None:
-    assert call(stack, "GET", f"/v1/stores/demo-store/report?{query}", token)[0] == status
-
-
-def test_report_for_unknown_store_is_404(stack: Stack) -> None:
-    query = "from=2024-06-05T00:00:00Z&to=2024-06-06T00:00:00Z"
-    assert call(stack, "GET", f"/v1/stores/nowhere/report?{query}", OPERATOR)[0] == 404
-
-
-@pytest.mark.parametrize(
-    ("body", "token", "status", "message"),
-    [
-        (play("senior-female", START_MS, "senior/female"), DISPLAY_2, 403, "not for display"),
-        (play("senior-female", START_MS, "senior/female"), None, 401, "missing bearer token"),
-        (play("nope", START_MS, "none"), DISPLAY_1, 400, "ad_id: unknown creative"),
+        ({}, DISPLAY_2, 403, "only display demo-display-1's own token"),
+        ({}, OPERATOR, 403, "only display demo-display-1's own token"),  # no plays by operators
+        ({}, CAMERA_1, 403, "only display demo-display-1's own token"),
+        ({}, None, 401, "missing bearer token"),
+        ({"ad_id": "nope"}, DISPLAY_1, 400, "ad_id: the ticket is for 'house-welcome'"),
+        ({"ticket": "f" * 32}, DISPLAY_1, 400, "ticket: unknown, expired"),
+        ({"ticket": None}, DISPLAY_1, 400, "ticket: Input should be a valid string"),
         (b"{not json", DISPLAY_1, 400, "body: not valid JSON"),
         ([1, 2], DISPLAY_1, 400, "valid dictionary"),
     ],
 )
 def test_impression_refusals(
-    stack: Stack, body: Any, token: str | None, status: int, message: str
+    stack: Stack, change: Any, token: str | None, status: int, message: str
 ) -> None:
+    body = change if not isinstance(change, dict) else {**play(next_ad(stack), START_MS), **change}
     got, _, answer = call(stack, "POST", IMPRESSIONS, token, body)
     assert got == status
     assert message in json.loads(answer)["message"]
@@ -345,10 +414,13 @@ def test_openapi_is_served(stack: Stack) -> None:
 
 
 def test_docs_page_carries_its_own_swagger_ui(stack: Stack) -> None:
-    # GIVEN the interactive page WHEN fetched THEN it is HTML with Swagger UI inlined and
-    # nothing fetched from another host (a store network may block CDNs)
+    # GIVEN the interactive page WHEN fetched THEN it is HTML that loads Swagger UI and this
+    # API's document from this server, nothing from another host (a store network may block
+    # CDNs)
     status, headers, body = call(stack, "GET", "/docs")
     page = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert "SwaggerUIBundle" in page and "/v1/displays/{display_id}/next-ad" in page
-    assert not re.search(r"""(src|href)=['"]https?://""", page)
+    assert '<script src="/docs/swagger-ui-bundle.js">' in page
+    assert not re.search(r"""(src|href)=['"](https?:)?//""", page)
+    _, _, document = call(stack, "GET", "/openapi.json")
+    assert "/v1/displays/{display_id}/next-ad" in json.loads(document)["paths"]

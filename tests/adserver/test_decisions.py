@@ -57,8 +57,16 @@ def test_one_senior_woman_gives_the_senior_female_ad(catalog: Catalog) -> None:
         "duration_s": 8.0,
         "audience": {"bucket": "senior/female", "faces": 1, "window_s": 10.0},
         "reason": answer.body["reason"],
+        "ticket": answer.ticket.id,
     }
     assert answer.body["reason"].startswith("targeted senior/female")
+    # AND its play ticket binds the display, the ad, the bucket and the decision's time
+    assert (answer.ticket.display, answer.ticket.ad_id, answer.ticket.bucket) == (
+        "demo-display-1",
+        "senior-female",
+        "senior/female",
+    )
+    assert answer.ticket.issued_at_ms == NOW_MS and not answer.ticket.used
 
 
 def test_nobody_for_longer_than_the_window_plays_the_default(catalog: Catalog) -> None:
@@ -78,6 +86,20 @@ def test_same_state_gives_the_same_etag(catalog: Catalog) -> None:
     # WHEN the player polls again a second later with nothing new THEN the answer is identical
     again = decide(records, plays, catalog, NOW_MS + 1000)
     assert again.etag == first.etag == etag_of(first.body)
+    assert again.body["ticket"] == first.body["ticket"]
+
+
+def test_a_recorded_play_or_another_bucket_gives_a_new_ticket(catalog: Catalog) -> None:
+    # GIVEN an adult man in front of the display and the ticket of its answer
+    records = [seen("cam-1", 100, ("adult", "male"))]
+    plays = InMemoryImpressionStore()
+    first = decide(records, plays, catalog).ticket.id
+    # WHEN a play is recorded, or the audience changes, THEN the ticket is another
+    start = NOW_MS - 9000
+    plays.put(Impression("demo-store", "demo-display-1", "adult-male", None, "x", start, 8, start))
+    after_play = decide(records, plays, catalog).ticket.id
+    woman = [seen("cam-1", 100, ("adult", "female"))]
+    assert len({first, after_play, decide(woman, plays, catalog).ticket.id}) == 3
 
 
 def test_a_new_play_reseeds_the_choice_and_caps_apply(catalog: Catalog) -> None:

@@ -108,7 +108,10 @@ UPLOAD_URL = "/v1/stores/demo-store/cameras/demo-cam-1/upload-url"
             "POST",
             IMPRESSIONS,
             DISPLAY,
-            b'{"ad_id": "house-welcome", "started_at_ms": "1717581600000", "duration_s": 5}',
+            b'{"ticket": "'
+            + b"0" * 32
+            + b'", "ad_id": "house-welcome", "started_at_ms": "1717581600000", '
+            b'"duration_s": 5}',
             "started_at_ms: Input should be a valid integer",
         ),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -17,22 +18,16 @@ from adserver.impressions import (
     ImpressionStore,
     InMemoryImpressionStore,
     create_impressions_table,
-    impression_from_request,
+    record_play,
     updated_play_log,
 )
+from adserver.rollups import DynamoRollups, InMemoryRollups, cells_of
 from adserver.selection import Play
+from adserver.tickets import TICKET_VALIDITY_MS, PlayTicket
+from infra.bench_next_ad import create_table
 
 NOW_MS = 1_717_781_400_000
-
-
-def body(**overrides: Any) -> dict[str, Any]:
-    return {
-        "ad_id": "senior-female",
-        "started_at_ms": NOW_MS - 8_000,
-        "duration_s": 8.0,
-        "bucket": "senior/female",
-        **overrides,
-    }
+STORE, DISPLAY = "demo-store", "demo-display-1"
 
 
 def impression(
@@ -41,54 +36,200 @@ def impression(
     return Impression(store, display, ad_id, None, "none", started_at_ms, 5.0, started_at_ms + 5000)
 
 
-def test_valid_request_becomes_an_impression_with_its_campaign(catalog: Catalog) -> None:
-    record = impression_from_request(body(), "demo-store", "demo-display-1", catalog, NOW_MS)
-    assert record == Impression(
-        store="demo-store",
-        display="demo-display-1",
-        ad_id="senior-female",
-        campaign_id="senior-female-reading-glasses",
-        bucket="senior/female",
-        started_at_ms=NOW_MS - 8_000,
-        duration_s=8.0,
-        recorded_at_ms=NOW_MS,
-    )
+@pytest.fixture(params=["memory", "dynamodb", "dynamodb+rollups"])
+def store(request: pytest.FixtureRequest) -> ImpressionStore:
+    if request.param == "memory":
+        return InMemoryImpressionStore(InMemoryRollups())
+    dynamodb = request.getfixturevalue("dynamodb")
+    table = create_impressions_table(dynamodb, f"imp-{uuid.uuid4().hex[:8]}")
+    if request.param == "dynamodb":
+        return DynamoImpressionStore(table)
+    rollups = DynamoRollups(create_table(dynamodb, "RollupsTable", f"rollups-{uuid.uuid4().hex}"))
+    return DynamoImpressionStore(table, rollups=rollups)
 
 
-def test_default_creative_has_no_campaign(catalog: Catalog) -> None:
-    record = impression_from_request(
-        body(ad_id="house-welcome", bucket="none"), "demo-store", "d1", catalog, NOW_MS
-    )
-    assert record.campaign_id is None
+# --- plays reported with their tickets ---------------------------------------------------
+
+
+def issued(
+    store: ImpressionStore,
+    ad_id: str = "senior-female",
+    bucket: str = "senior/female",
+    issued_at_ms: int = NOW_MS - 60_000,
+    display: str = DISPLAY,
+) -> PlayTicket:
+    """A ticket as next-ad keeps it (adserver.decisions makes its id from the decision)."""
+    ticket = PlayTicket(uuid.uuid4().hex, STORE, display, ad_id, bucket, issued_at_ms)
+    store.issue_ticket(ticket)
+    return ticket
+
+
+def body(played: PlayTicket, **overrides: Any) -> dict[str, Any]:
+    return {
+        "ticket": played.id,
+        "ad_id": played.ad_id,
+        "started_at_ms": NOW_MS - 8_000,
+        "duration_s": 8.0,
+        **overrides,
+    }
+
+
+def report(store: ImpressionStore, now_ms: int = NOW_MS) -> tuple[int, list[Impression]]:
+    """(plays recorded, rows in the store's last two days)."""
+    rows = store.for_store(STORE, now_ms - 2 * 86_400_000, now_ms + 86_400_000)
+    return len(rows), rows
+
+
+def test_a_play_is_recorded_with_the_tickets_ad_bucket_and_campaign(
+    store: ImpressionStore, catalog: Catalog
+) -> None:
+    # GIVEN a ticket next-ad issued for senior/female
+    ticket = issued(store)
+    # WHEN the display reports its play, naming another bucket in the body
+    sent = body(ticket, bucket="young_adult/male")
+    answer = json.loads(record_play(sent, STORE, DISPLAY, catalog, store, NOW_MS))
+    # THEN the play is recorded under the ticket's bucket, with its campaign and ticket
+    assert answer["bucket"] == "senior/female"
+    assert answer["campaign_id"] == "senior-female-reading-glasses"
+    assert answer["ticket"] == ticket.id and answer["recorded_at_ms"] == NOW_MS
+    (row,) = report(store)[1]
+    assert (row.bucket, row.started_at_ms, row.duration_s) == ("senior/female", NOW_MS - 8000, 8)
+    assert store.recent_plays(STORE, DISPLAY, 0) == [Play("senior-female", NOW_MS - 8000, 8000)]
 
 
 @pytest.mark.parametrize(
-    ("request_body", "reason"),
+    ("overrides", "reason"),
     [
-        (None, "Input should be a valid dictionary"),
-        (body(ad_id="nope"), "ad_id: unknown creative 'nope'"),
-        (body(bucket="elder/female"), "bucket: unknown audience bucket 'elder/female'"),
-        (body(duration_s=-1), "duration_s: Input should be greater than or equal to 0"),
-        (body(started_at_ms=NOW_MS + 3_600_000), "started_at_ms: in the future"),
-        (body(started_at_ms=NOW_MS - 8 * 86_400_000), "started_at_ms: older than 7 days"),
-        (body(extra=1), "extra: Extra inputs are not permitted"),
-        ({"ad_id": "senior-female"}, "started_at_ms: Field required"),
+        ({"ticket": "0" * 32}, "ticket: unknown, expired or not this display's"),
+        ({"ticket": "not-a-ticket"}, "ticket: String should match pattern"),
+        ({"ad_id": "senior-male"}, "ad_id: the ticket is for 'senior-female'"),
+        ({"duration_s": 9.5}, "duration_s: longer than the creative (8 s)"),
+        ({"duration_s": 3600}, "duration_s: longer than the creative (8 s)"),
+        ({"duration_s": -1}, "duration_s: Input should be greater than or equal to 0"),
+        ({"started_at_ms": NOW_MS - 60_000 - 301_000}, "started_at_ms: before the ticket's"),
+        ({"started_at_ms": NOW_MS + 3_600_000}, "started_at_ms: in the future"),
+        ({"extra": 1}, "extra: Extra inputs are not permitted"),
+        ({"ticket": None}, "ticket: Input should be a valid string"),
     ],
 )
-def test_bad_requests_are_rejected_with_a_reason(
-    catalog: Catalog, request_body: Any, reason: str
+def test_bad_plays_are_refused_with_a_reason_and_change_nothing(
+    store: ImpressionStore, catalog: Catalog, overrides: dict[str, Any], reason: str
 ) -> None:
-    with pytest.raises(ImpressionRejected) as exc:
-        impression_from_request(request_body, "demo-store", "d1", catalog, NOW_MS)
-    assert reason in exc.value.reason
+    ticket = issued(store)
+    with pytest.raises(ImpressionRejected) as refused:
+        record_play(body(ticket, **overrides), STORE, DISPLAY, catalog, store, NOW_MS)
+    assert reason in refused.value.reason and refused.value.status == 400
+    assert report(store)[0] == 0
+    # AND the ticket is still good for the play it was issued for
+    record_play(body(ticket), STORE, DISPLAY, catalog, store, NOW_MS)
+    assert report(store)[0] == 1
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest) -> ImpressionStore:
-    if request.param == "memory":
-        return InMemoryImpressionStore()
-    dynamodb = request.getfixturevalue("dynamodb")
-    return DynamoImpressionStore(create_impressions_table(dynamodb, f"imp-{uuid.uuid4().hex[:8]}"))
+def test_a_body_that_is_not_an_object_is_refused(store: ImpressionStore, catalog: Catalog) -> None:
+    with pytest.raises(ImpressionRejected) as refused:
+        record_play(None, STORE, DISPLAY, catalog, store, NOW_MS)
+    assert "Input should be a valid dictionary" in refused.value.reason
+
+
+def test_another_displays_ticket_and_an_expired_ticket_are_unknown(
+    store: ImpressionStore, catalog: Catalog
+) -> None:
+    # GIVEN a ticket of another display, and one of this display issued 24 h and 1 s ago
+    theirs = issued(store, display="demo-display-2")
+    old = issued(store, issued_at_ms=NOW_MS - TICKET_VALIDITY_MS - 1000)
+    # WHEN this display reports plays with them THEN neither is known
+    for ticket in (theirs, old):
+        sent = body(ticket, started_at_ms=ticket.issued_at_ms + 1000)
+        with pytest.raises(ImpressionRejected) as refused:
+            record_play(sent, STORE, DISPLAY, catalog, store, NOW_MS)
+        assert refused.value.reason.startswith("ticket: unknown, expired")
+    assert report(store)[0] == 0
+
+
+def test_an_offline_players_play_is_taken_within_the_tickets_day(
+    store: ImpressionStore, catalog: Catalog
+) -> None:
+    # GIVEN a play made with a ticket 23 hours ago, while the player was offline since
+    ticket = issued(store, issued_at_ms=NOW_MS - 23 * 3_600_000)
+    sent = body(ticket, started_at_ms=ticket.issued_at_ms + 2000)
+    # WHEN the player is back and sends it THEN it is recorded
+    record_play(sent, STORE, DISPLAY, catalog, store, NOW_MS)
+    assert report(store)[1][0].started_at_ms == ticket.issued_at_ms + 2000
+
+
+def test_a_replay_is_the_same_answer_and_a_changed_body_is_a_conflict(
+    store: ImpressionStore, catalog: Catalog
+) -> None:
+    # GIVEN a play recorded with its ticket
+    ticket = issued(store)
+    first = record_play(body(ticket), STORE, DISPLAY, catalog, store, NOW_MS)
+    # WHEN the same body comes again later (a retry after a lost answer), another bucket aside
+    again = record_play(
+        body(ticket, bucket="teen/male"), STORE, DISPLAY, catalog, store, NOW_MS + 5000
+    )
+    # THEN the answer is the same and nothing changed
+    assert again == first
+    # WHEN the ticket comes with another duration or start THEN 409, and nothing changed
+    for changed in (body(ticket, duration_s=4.0), body(ticket, started_at_ms=NOW_MS - 9000)):
+        with pytest.raises(ImpressionRejected) as refused:
+            record_play(changed, STORE, DISPLAY, catalog, store, NOW_MS + 5000)
+        assert refused.value.status == 409
+        assert refused.value.reason == "ticket: already used for another play"
+    count, rows = report(store)
+    assert count == 1 and rows[0].duration_s == 8.0
+    assert len(store.recent_plays(STORE, DISPLAY, 0)) == 1
+
+
+def test_plays_of_one_display_cannot_overlap(store: ImpressionStore, catalog: Catalog) -> None:
+    # GIVEN a play of 8 s recorded with one ticket
+    record_play(body(issued(store)), STORE, DISPLAY, catalog, store, NOW_MS)
+    # WHEN another ticket reports a play starting 2 s into it THEN it is refused (409)
+    later = issued(store, ad_id="house-welcome", bucket="none")
+    sent = body(later, started_at_ms=NOW_MS - 6000, duration_s=6.0)
+    with pytest.raises(ImpressionRejected) as refused:
+        record_play(sent, STORE, DISPLAY, catalog, store, NOW_MS)
+    assert refused.value.status == 409
+    assert "overlaps this display's play of senior-female" in refused.value.reason
+    # AND one that starts as the first ends (within the tolerance) is recorded
+    sent = body(later, started_at_ms=NOW_MS - 500, duration_s=0.4)
+    record_play(sent, STORE, DISPLAY, catalog, store, NOW_MS)
+    assert report(store)[0] == 2
+    # AND another display's plays are its own
+    theirs = issued(store, display="demo-display-2")
+    record_play(body(theirs), STORE, "demo-display-2", catalog, store, NOW_MS)
+    assert report(store)[0] == 3
+
+
+def test_a_play_a_little_longer_than_its_creative_counts_as_the_creative(
+    store: ImpressionStore, catalog: Catalog
+) -> None:
+    ticket = issued(store)
+    answer = json.loads(
+        record_play(body(ticket, duration_s=8.6), STORE, DISPLAY, catalog, store, NOW_MS)
+    )
+    assert answer["duration_s"] == 8.0
+
+
+def test_a_recorded_play_is_counted_once_in_the_rollups(catalog: Catalog) -> None:
+    # GIVEN an in-memory store with rollups and a play reported, then replayed
+    rollups = InMemoryRollups()
+    store = InMemoryImpressionStore(rollups)
+    ticket = issued(store)
+    for _ in range(3):
+        record_play(body(ticket), STORE, DISPLAY, catalog, store, NOW_MS)
+    # THEN its hour counts one impression of 8 s
+    (record,) = rollups.hours(STORE, NOW_MS - 3_600_000, NOW_MS + 3_600_000)
+    assert cells_of(record)[(DISPLAY, "senior/female")][2:4] == [1, 8]
+
+
+def test_issuing_a_ticket_again_keeps_its_first_decision_time(store: ImpressionStore) -> None:
+    first = issued(store, issued_at_ms=NOW_MS - 5000)
+    store.issue_ticket(PlayTicket(first.id, STORE, DISPLAY, first.ad_id, first.bucket, NOW_MS))
+    kept = store.ticket(STORE, DISPLAY, first.id)
+    assert kept is not None and kept.issued_at_ms == NOW_MS - 5000 and not kept.used
+
+
+# --- the stores ----------------------------------------------------------------------------
 
 
 def test_store_range_query_is_half_open_and_per_store(store: ImpressionStore) -> None:
@@ -112,7 +253,7 @@ def test_recent_plays_are_per_display(store: ImpressionStore) -> None:
     store.put(impression("d1", "teen-male", 1000))
     store.put(impression("d1", "teen-female", 9000))
     store.put(impression("d2", "teen-male", 9500))
-    assert store.recent_plays("demo-store", "d1", 5000) == [Play("teen-female", 9000)]
+    assert store.recent_plays("demo-store", "d1", 5000) == [Play("teen-female", 9000, 5000)]
 
 
 def test_dynamodb_round_trip_keeps_every_field(dynamodb: Any) -> None:
@@ -160,7 +301,7 @@ def test_store_play_log_is_bounded_and_the_report_keeps_everything(
 def test_resent_impression_is_in_the_play_log_once(store: ImpressionStore) -> None:
     store.put(impression("d1", "adult-male", 5000))
     store.put(impression("d1", "adult-male", 5000))
-    assert store.recent_plays("demo-store", "d1", 0) == [Play("adult-male", 5000)]
+    assert store.recent_plays("demo-store", "d1", 0) == [Play("adult-male", 5000, 5000)]
 
 
 def test_next_ad_reads_one_item_however_long_the_history(dynamodb: Any) -> None:

@@ -18,6 +18,7 @@ from adserver.impressions import InMemoryImpressionStore
 from adserver.local_server import make_request_handler
 from adserver.registry import Display, InMemoryRegistry
 from adserver.settings import AdServerSettings
+from adserver.tickets import PlayTicket
 from lambdas.observations import InMemoryObservationStore
 from tests.adserver.live_server import TOKENS, seed_registry
 
@@ -74,13 +75,26 @@ def send(url: str, path: str, body: dict[str, object] | None = None) -> int:
 
 
 def test_40_concurrent_impressions_from_4_threads_are_all_accepted() -> None:
-    # GIVEN the local server, 40 distinct impressions and a player polling next-ad meanwhile
+    # GIVEN the local server, 40 distinct plays with the tickets next-ad issued for them
+    # (kept straight in the store: next-ad hands out one per decision) and a player polling
+    # next-ad meanwhile
     now_ms = int(time.time() * 1000)
     impressions = InMemoryImpressionStore()
     path = "/v1/displays/demo-display-1"
+    tickets = [
+        PlayTicket(f"{i:032x}", "demo-store", "demo-display-1", "house-welcome", "none", now_ms)
+        for i in range(40)
+    ]
+    for ticket in tickets:
+        impressions.issue_ticket(ticket)
 
     def impression(i: int) -> int:
-        body = {"ad_id": "house-welcome", "started_at_ms": now_ms - i * 1000, "duration_s": 5.0}
+        body = {
+            "ticket": tickets[i].id,
+            "ad_id": "house-welcome",
+            "started_at_ms": now_ms - 290_000 + i * 6000,
+            "duration_s": 5.0,
+        }
         return send(url, f"{path}/impressions", body)
 
     with slow_server(impressions) as url:

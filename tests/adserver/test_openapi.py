@@ -98,7 +98,8 @@ def test_answers_are_what_the_document_says(stack: Stack) -> None:
     # report's breakdowns follow the rollups: its model pins only the frame)
     document = served_document(stack)
     frame_seen(stack, 2000, SENIOR_WOMAN)
-    play = {"ad_id": "senior-female", "started_at_ms": START_MS - 20_000, "duration_s": 8}
+    answer = test_api.next_ad(stack)  # the play ticket the impression is sent with
+    play = test_api.play(answer, START_MS - 1_000)
     calls = [
         ("get", "/v1/displays/{display_id}/next-ad", "200", NEXT_AD, DISPLAY_1, None),
         ("post", "/v1/displays/{display_id}/impressions", "201", IMPRESSIONS, DISPLAY_1, play),

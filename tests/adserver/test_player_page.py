@@ -73,6 +73,9 @@ def api() -> Iterator[ScriptedApi]:
             state.requested.append(self.path)
             if self.path == "/display/d1":
                 self._send(200, (ADSERVER_DIR / "player.html").read_bytes(), "text/html")
+            elif self.path == "/static/player.js":
+                script = (ADSERVER_DIR / "static" / "player.js").read_bytes()
+                self._send(200, script, "text/javascript")
             elif self.path.startswith("/static/creatives/"):
                 path = ADSERVER_DIR / self.path.lstrip("/")
                 self._send(200, path.read_bytes(), "image/svg+xml")
@@ -80,7 +83,10 @@ def api() -> Iterator[ScriptedApi]:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}" or state.token_revoked:
                     self._send(401, b'{"message": "no"}', "application/json")
                     return
-                body = json.dumps(state.answer).encode()
+                # As the server does: the same decision carries the same ticket until a play
+                # is recorded with it.
+                ticket = f"{len(state.impressions):032x}"
+                body = json.dumps({**state.answer, "ticket": ticket}).encode()
                 etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
                 status = 304 if self.headers.get("If-None-Match") == etag else 200
                 state.polls.append(status)
@@ -132,18 +138,22 @@ def test_player_polls_switches_and_reports(api: ScriptedApi) -> None:
         page.wait_for_function("document.querySelector('#stage img').complete")
         assert close_to(dominant_colour(page.screenshot()), hex_colour("#8e44ad"))
 
-        # AND the cut-short default play is reported, then the targeted one after its 2 s
-        wait_for(lambda: len(api.impressions) >= 2)
+        # AND the cut-short default play is reported, then the targeted one after its 2 s,
+        # then its next play, each with a ticket of its own and no bucket of the player's
+        wait_for(lambda: len(api.impressions) >= 3)
         time.sleep(0.3)  # a duplicate post, if any, would land now
-        first, second = api.impressions[:2]
+        first, second, third = api.impressions[:3]
         assert len({(i["ad_id"], i["started_at_ms"]) for i in api.impressions}) == len(
             api.impressions
         )
-        assert first["ad_id"] == "house-welcome" and first["bucket"] == "none"
-        assert 0 < first["duration_s"] < 30
-        assert second["ad_id"] == "senior-female" and second["bucket"] == "senior/female"
-        assert 1.9 <= second["duration_s"] <= 2.5
+        assert len({i["ticket"] for i in api.impressions}) == len(api.impressions)
+        assert not any("bucket" in i for i in api.impressions)
+        assert first["ad_id"] == "house-welcome" and 0 < first["duration_s"] < 30
+        assert second["ad_id"] == "senior-female" and 1.9 <= second["duration_s"] <= 2.5
         assert second["started_at_ms"] > first["started_at_ms"]
+        # AND the next play started as the last ended, once the new ticket came
+        second_ended = second["started_at_ms"] + second["duration_s"] * 1000
+        assert -100 <= third["started_at_ms"] - second_ended < 1000
 
 
 def test_player_without_token_says_how_to_open_it(api: ScriptedApi) -> None:

@@ -74,16 +74,23 @@ def test_people_and_plays_reach_the_report_and_the_dashboard(stack, tmp_path: Pa
     assert (people["totals"]["people"], people["totals"]["watchers"]) == (PEOPLE, 3)
     # WHEN the display reports three 8 s plays from the first one's arrival on
     display = outputs.display("demo-display-1")
+    headers = {"Authorization": f"Bearer {display['token']}"}
     for index in range(PLAYS):
+        decided = requests.get(
+            f"{outputs.adserver_url}/v1/displays/demo-display-1/next-ad",
+            headers=headers,
+            timeout=10,
+        ).json()  # nobody in front now: the default creative, and the play's ticket
         play = {
-            "ad_id": "house-welcome",
+            "ticket": decided["ticket"],
+            "ad_id": decided["ad_id"],
             "started_at_ms": start_ms + 8000 * index,
             "duration_s": 8.0,
         }
         answer = requests.post(
             f"{outputs.adserver_url}/v1/displays/demo-display-1/impressions",
             json=play,
-            headers={"Authorization": f"Bearer {display['token']}"},
+            headers=headers,
             timeout=10,
         )
         assert answer.status_code == 201, answer.text

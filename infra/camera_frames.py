@@ -51,7 +51,8 @@ def composed_frames(count: int, max_faces: int = 3) -> Iterator[CameraFrame]:
         if faces not in encoded:
             chosen = [people[(index + i) % len(people)] for i in range(faces)]
             encoded[faces] = encode_jpeg(compose_frame(chosen, face_height=260))
-        yield CameraFrame(encoded[faces], f"sample frame, {faces} face(s)", faces)
+        label = f"sample frame, {faces} face" + ("" if faces == 1 else "s")
+        yield CameraFrame(encoded[faces], label, faces)
 
 
 def folder_frames(folder: Path) -> Iterator[CameraFrame]:

@@ -298,9 +298,10 @@
                       "text-anchor": "middle", fill: "#555" }, spec.xTitle);
   }
 
-  function figure(id, caption, wide) {
+  function figure(id, caption, wide, note) {
     const node = el("figure", { id: id, class: wide ? "wide" : "" });
     node.appendChild(el("figcaption", {}, caption));
+    if (note) node.appendChild(el("p", { class: "note" }, note));
     node.appendChild(el("div", { class: "chart" }));
     document.getElementById("charts").appendChild(node);
     return node.querySelector(".chart");
@@ -339,10 +340,13 @@
     );
     document.getElementById("charts").replaceChildren();
 
+    const blank = (rows, unit) => (rows.some((row) => row.people === null)
+      ? `${unit} of fewer than ${report.min_cell_count} people are left blank (they count in the totals)`
+      : "");
     if (hourly) {
       const hours = report.hours;
       const oneDay = hours[0].hour.slice(0, 10) === hours[hours.length - 1].hour.slice(0, 10);
-      columnChart(figure("people-over-time", "People and watchers by hour", true), {
+      columnChart(figure("people-over-time", "People and watchers by hour", true, blank(hours, "Hours")), {
         title: `People and watchers by hour, ${dates}`,
         categories: hours.map((row) => ({
           label: `${dateLabel(row.hour.slice(0, 10))} ${row.hour.slice(11, 16)}`,
@@ -358,7 +362,7 @@
       });
     } else {
       const days = report.days;
-      columnChart(figure("people-over-time", "People and watchers by day", true), {
+      columnChart(figure("people-over-time", "People and watchers by day", true, blank(days, "Days")), {
         title: `People and watchers by day, ${dates}`,
         categories: days.map((row) => ({ label: dateLabel(row.day), axisLabel: dateLabel(row.day),
                                          shortLabel: dateLabel(row.day).slice(4) })),

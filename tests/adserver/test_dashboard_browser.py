@@ -222,6 +222,21 @@ def test_right_now_shows_who_is_in_front_and_follows_them() -> None:
         )
 
 
+def test_an_hour_too_small_to_show_is_said_to_be_blank() -> None:
+    with live_server() as server, chromium_page(1280, 900) as page:
+        # GIVEN three people in one hour of a day: too few to show on their own
+        at = MONTH_START_MS + 22 * DAY_MS + 10 * HOUR_MS
+        for index in range(3):
+            track = Track("demo-store/demo-cam-1", at + index, at + 5000, "adult", "male",
+                          0.9, 10, 5.0, 0.0)  # fmt: skip
+            server.rollups.add(track_increment(track, 1.0))
+        open_dashboard(page, server, TOKENS["operator"], ONE_DAY)
+        # THEN the totals count them, and the empty chart says why it is empty
+        assert "3" in page.inner_text("#totals")
+        note = page.inner_text("#people-over-time .note")
+        assert "fewer than 5 people are left blank" in note
+
+
 def test_the_csv_has_one_row_per_hour(tmp_path: Path) -> None:
     with live_server() as server, chromium_page(1280, 900) as page:
         people = audience(server, MONTH_START_MS, 7)

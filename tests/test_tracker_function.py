@@ -202,20 +202,27 @@ def test_twenty_shuffled_frames_give_the_people_dwell_and_watchers_of_ordered_on
         )
         for i in range(20)
     ]
-    ordered, shuffled, clock = counted_store(), counted_store(), Clock()
+    ordered, shuffled, permuted, clock = counted_store(), counted_store(), counted_store(), Clock()
     delivered(ordered, in_order(frames), clock)
     # WHEN the same frames arrive shuffled, each up to 4 s late (parallel processing)
     rng = random.Random(25)
     arrivals = sorted((f.captured_at_ms / 1000 + rng.uniform(0.3, 4.0), [f]) for f in frames)
     delivered(shuffled, [(at, batch) for at, batch in arrivals], clock)
-    for store in (ordered, shuffled):
+    # AND once in any order at all, after the last was taken, in stream batches of three half
+    # a second apart (a burst processed in parallel)
+    anyhow = rng.sample(frames, len(frames))
+    after_s = BASE_MS / 1000 + 10
+    batches = [(after_s + n / 2, anyhow[3 * n : 3 * n + 3]) for n in range(7)]
+    delivered(permuted, batches, clock)
+    for store in (ordered, shuffled, permuted):
         clock.now_s = BASE_MS / 1000 + 80
         sweep(deps(store, clock))
     # THEN the same people, with the same dwell and looking time, and the same watchers
     people = sorted(ordered.records.values(), key=lambda t: t.sort_key)
     assert len(people) == 3
-    assert sorted(shuffled.records.values(), key=lambda t: t.sort_key) == people
-    assert report_of(shuffled) == report_of(ordered)
+    for store in (shuffled, permuted):
+        assert sorted(store.records.values(), key=lambda t: t.sort_key) == people
+        assert report_of(store) == report_of(ordered)
     assert report_of(ordered)["totals"]["watchers"] == 2
 
 
@@ -263,7 +270,7 @@ def race_sweep_and_stream(store, sweep_first_saves):
     """One person, then at one moment the sweep and a stream batch (an empty frame) that both
     end their track; ``sweep_first_saves``: which of them reaches the store first."""
     clock = Clock()
-    delivered(store, in_order(stander(6)), clock)
+    delivered(store, in_order([*stander(6), observation(BASE_MS + 20_000, [])]), clock)
     clock.now_s = BASE_MS / 1000 + 40
     batch = [observation(BASE_MS + 30_000, [])]
 

@@ -12,14 +12,17 @@ Two assumptions place the horizon (``Timing``), both on the tracker's own clock:
 
 * ``hold_s``: a frame arrives at most this long after a frame captured later than it. A
   frame that has been here ``hold_s`` therefore settles everything captured before it.
-* ``lag_s``: a frame arrives at most this long later than the quickest frame of its camera
-  did (its capture time to its arrival, whatever the camera's clock says). A camera that
-  sent nothing for a while therefore settles up to its clock now, less ``lag_s``.
+* ``lag_s``: once a camera has sent nothing for ``hold_s``, a frame arrives at most this
+  long later than the quickest frame of that camera did (its capture time to its arrival,
+  whatever the camera's clock says). A quiet camera therefore settles up to its clock now,
+  less ``lag_s``. While frames keep arriving (a live stream, a burst of uploads however long
+  it spans) only the first rule moves the horizon.
 
 A frame that arrives at or before the horizon is too late: it is counted (``late``) and
 dropped, never linked into a track that has already ended, so a person is never counted
-twice because their last frame came late. Limits: a burst spanning more than ``lag_s`` of
-capture time, or a camera whose clock steps back, delivers late frames until it catches up.
+twice because their last frame came late. Limits: frames that arrive after a pause of over
+``hold_s`` and were captured over ``lag_s`` before the camera's newest, or frames of a camera
+whose clock steps back, are late until the camera catches up.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class CameraTimeline:
     horizon_ms: int | None = None
     # The camera's clock less ours, less its quickest frame's delay: max(captured - arrived).
     clock_offset_ms: int | None = None
+    last_arrived_ms: int | None = None  # on our clock
 
     def receive(
         self, at_ms: int, faces: Sequence[Mapping[str, Any]] | None, arrived_ms: int
@@ -93,6 +97,7 @@ class CameraTimeline:
         self.clock_offset_ms = (
             offset if self.clock_offset_ms is None else max(self.clock_offset_ms, offset)
         )
+        self.last_arrived_ms = max(self.last_arrived_ms or arrived_ms, arrived_ms)
         if self.horizon_ms is not None and at_ms <= self.horizon_ms:
             return Received(late=1)
         if faces is None:
@@ -110,7 +115,8 @@ class CameraTimeline:
         candidates = [] if self.horizon_ms is None else [self.horizon_ms]
         hold_ms, lag_ms = round(self.timing.hold_s * 1000), round(self.timing.lag_s * 1000)
         candidates += [f.at_ms for f in self.held if f.arrived_ms <= now_ms - hold_ms]
-        if self.clock_offset_ms is not None:
+        quiet = self.last_arrived_ms is not None and now_ms - self.last_arrived_ms >= hold_ms
+        if quiet and self.clock_offset_ms is not None:
             candidates.append(now_ms + self.clock_offset_ms - lag_ms)
         return max(candidates, default=None)
 
@@ -142,6 +148,7 @@ class CameraTimeline:
             "held": [frame.to_state() for frame in self.held],
             "horizon_ms": self.horizon_ms,
             "clock_offset_ms": self.clock_offset_ms,
+            "last_arrived_ms": self.last_arrived_ms,
         }
 
     @classmethod
@@ -163,6 +170,7 @@ class CameraTimeline:
             if horizon is not None
             else _int_or_none(state.get("last_at_ms")),
             clock_offset_ms=None if offset is None else int(offset),
+            last_arrived_ms=_int_or_none(state.get("last_arrived_ms")),
         )
 
 

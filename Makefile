@@ -90,6 +90,11 @@ bench-peer: $(STAMP) .venv-peer/.installed
 
 # Far-field benchmark: store scenes from validation faces, recall/accuracy/ms by face width,
 # on one core (taskset); writes model/artifacts/scenes.json. 3,000 frames (about 15 minutes):
+# A month in the local stack's moto: 10,000 frames' observations and 10,000 impressions;
+# moto's resident memory and the impression's p50/p95 (FRAMES= and PLAYS= to change them).
+bench-local-moto: $(STAMP)
+	$(PY) -m infra.bench_local_moto --frames $(or $(FRAMES),10000) --impressions $(or $(PLAYS),10000)
+
 # at 1,000 a perfectly calibrated model would still read a gender ECE above 0.03 in the
 # 24-32 px bucket from sampling alone.
 bench-scenes: $(STAMP)

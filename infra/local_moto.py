@@ -9,6 +9,12 @@ running stack grew to 13 GB (issue 23). Every impression and every closed track 
 transaction, so this process replaces it with one that copies only the items the
 transaction names (``item_level_transactions``); AWS itself needs none of this.
 
+Its ``Query`` also walks every item of the table and sizes every item of the partition
+before it compares their range keys, so next-ad's query for the last 10 s of a camera grew
+with the camera's month of frames; ``partition_query`` reads only the partition and sizes
+only what it returns (queries of an index, with a start key or several key attributes are
+left to moto).
+
     python -m infra.local_moto --port 4566 --ready-file .local/run/moto.ready
 """
 
@@ -36,7 +42,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -169,11 +175,87 @@ def _holds(condition: str, names: Any, values: Any, current: Item | None) -> boo
 
 
 def use_item_level_transactions() -> Callable[..., None]:
-    """Make every DynamoDB backend of this process roll transactions back item by item;
-    returns moto's own method (a test puts it back)."""
+    """Make every DynamoDB backend of this process roll transactions back item by item and
+    query only the partition asked for; returns moto's own transaction method (a test puts
+    it back)."""
     original: Callable[..., None] = DynamoDBBackend.transact_write_items
     DynamoDBBackend.transact_write_items = item_level_transactions  # type: ignore[method-assign, assignment]
+    if not getattr(Table.query, "partition_only", False):
+        Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
     return original
+
+
+def _partition_query(moto_query: Callable[..., Any]) -> Callable[..., Any]:
+    def partition_query(
+        table: Table,
+        hash_key: DynamoType | None,
+        range_comparison: str | None,
+        range_objs: list[DynamoType],
+        limit: int,
+        exclusive_start_key: dict[str, Any] | None,
+        scan_index_forward: bool,
+        projection_expressions: list[list[str]] | None,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: list[Any] | None = None,
+        range_key_conditions: list[Any] | None = None,
+        **filter_kwargs: Any,
+    ) -> tuple[list[Item], int, dict[str, Any] | None]:
+        """moto's ``Table.query`` for the plain case: one partition of a table with a range
+        key, no index, no start key; the same results, limits and errors."""
+        if (
+            index_name
+            or exclusive_start_key
+            or filter_kwargs
+            or hash_key is None
+            or table.range_key_attr is None
+            or len(hash_key_conditions or ()) > 1
+            or len(range_key_conditions or ()) > 1
+        ):
+            return moto_query(
+                table,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions,
+                range_key_conditions,
+                **filter_kwargs,
+            )
+        partition = table.items.get(hash_key, {})
+        matching = [
+            item
+            for item in partition.values()
+            if isinstance(item, Item)
+            and (range_comparison is None or item.range_key.compare(range_comparison, range_objs))  # type: ignore[union-attr]
+        ]
+        matching.sort(key=lambda item: item.range_key, reverse=not scan_index_forward)  # type: ignore[arg-type, return-value]
+        results: list[Item] = []
+        size = 0
+        last_evaluated_key = None
+        for item in matching:
+            if results and (len(results) == limit or size + item.size() > RESULT_SIZE_LIMIT):
+                last_evaluated_key = table._get_last_evaluated_key(results[-1], None)
+                break
+            results.append(item)
+            size += item.size()
+        scanned = len(results)
+        results = copy.deepcopy(results)
+        if filter_expression is not None:
+            results = [item for item in results if filter_expression.expr(item)]
+        if projection_expressions:
+            results = [item.project(projection_expressions) for item in results]
+        return results, scanned, last_evaluated_key
+
+    partition_query.partition_only = True  # type: ignore[attr-defined]
+    return partition_query
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,9 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566, help="0: any free port")
     parser.add_argument("--ready-file", type=Path, help="written with the endpoint once listening")
+    parser.add_argument(
+        "--whole-table-transactions",
+        action="store_true",
+        help="keep moto's own TransactWriteItems, which copies whole tables (to compare)",
+    )
     args = parser.parse_args(argv)
     exit_with_parent()  # AWS does not outlive the stack that stands in for it
-    use_item_level_transactions()
+    if not args.whole_table_transactions:
+        use_item_level_transactions()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     try:
         server = make_server(

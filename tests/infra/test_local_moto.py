@@ -1,4 +1,4 @@
-"""The local moto's transactions: item-level rollback instead of whole-table copies."""
+"""The local moto: item-level transaction rollback, and queries that read one partition."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 
 from infra.bench_next_ad import create_table
 from infra.local_moto import use_item_level_transactions
@@ -18,6 +20,7 @@ from tests.conftest import REGION
 
 @pytest.fixture
 def tables(aws: None) -> Iterator[tuple[Any, Any]]:
+    moto_query = Table.query
     original = use_item_level_transactions()
     try:
         dynamodb = boto3.resource("dynamodb", region_name=REGION)
@@ -27,6 +30,7 @@ def tables(aws: None) -> Iterator[tuple[Any, Any]]:
         )
     finally:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        Table.query = moto_query  # type: ignore[method-assign]
 
 
 def put(table: Any, **item: Any) -> dict[str, Any]:
@@ -112,3 +116,47 @@ def _stream_length(table_name: str) -> int:
 
     table = dynamodb_backends["123456789012"][REGION].get_table(table_name)
     return len(table.stream_shard.items) if table.stream_shard is not None else 0
+
+
+QUERIES: list[dict[str, Any]] = [
+    {"KeyConditionExpression": Key("store").eq("s") & Key("sort_key").gt("0000000050")},
+    {"KeyConditionExpression": Key("store").eq("s"), "Limit": 7},
+    {
+        "KeyConditionExpression": Key("store").eq("s")
+        & Key("sort_key").between("00", "0000000030"),
+        "ScanIndexForward": False,
+        "Limit": 5,
+    },
+    {"KeyConditionExpression": Key("store").eq("s") & Key("sort_key").begins_with("plays#")},
+    {
+        "KeyConditionExpression": Key("store").eq("s") & Key("sort_key").lt("0000000090"),
+        "FilterExpression": Attr("n").gt(40),
+        "Limit": 30,
+    },
+    {"KeyConditionExpression": Key("store").eq("s"), "ProjectionExpression": "sort_key"},
+    {"KeyConditionExpression": Key("store").eq("nobody")},
+]
+
+
+def test_a_partition_query_answers_as_motos_own(aws: None) -> None:
+    # GIVEN a table with two partitions, as the impressions table holds stores
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    table = create_table(dynamodb, "ImpressionsTable", "queried")
+    with table.batch_writer() as batch:
+        for index in range(100):
+            batch.put_item(Item={"store": "s", "sort_key": f"{index:010d}", "n": index})
+            batch.put_item(Item={"store": "t", "sort_key": f"{index:010d}", "n": index})
+        batch.put_item(Item={"store": "s", "sort_key": "plays#d1", "n": -1})
+    # WHEN each query is asked of moto's own query and of the partition query
+    moto_answers = [table.query(**query) for query in QUERIES]
+    moto_query = Table.query
+    original = use_item_level_transactions()
+    try:
+        ours = [table.query(**query) for query in QUERIES]
+    finally:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        Table.query = moto_query  # type: ignore[method-assign]
+    # THEN the items, counts and page keys are the same
+    for query, theirs, mine in zip(QUERIES, moto_answers, ours, strict=True):
+        for key in ("Items", "Count", "ScannedCount", "LastEvaluatedKey"):
+            assert mine.get(key) == theirs.get(key), (query, key)

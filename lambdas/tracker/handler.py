@@ -77,11 +77,12 @@ def new_observations(event: dict[str, Any]) -> list[Observation]:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if is_sweep(event):
+    swept = is_sweep(event)
+    if swept:
         outcome = sweep(get_dependencies())
     else:
         outcome = track_observations(new_observations(event), get_dependencies())
-    _report(outcome, "swept" if is_sweep(event) else "observations tracked")
+    _report(outcome, "swept" if swept else "observations tracked")
     return {
         "cameras": outcome.cameras,
         "frames": outcome.frames,

@@ -157,18 +157,21 @@
 
   // Keep every step-th label, the smallest step of ``steps`` at which no two kept labels
   // come closer than GAP; the others are removed.
-  // Labels with a short form ("1 Nov" for "Sat 1 Nov") take it when the long one would
-  // leave more than ``longestStep`` categories between labels.
-  function thin(labels, pitch, steps, longestStep) {
+  // Labels with a short form ("1 Nov" for "Sat 1 Nov") take it when the long ones would
+  // be more than two categories apart and the short ones can be closer.
+  function thin(labels, pitch, steps) {
     if (!labels.length) return;
     const stepFor = () => {
       const widest = Math.max(...labels.map((label) => label.node.getBBox().width));
       return steps.find((s) => s * pitch >= widest + GAP) || Math.ceil((widest + GAP) / pitch);
     };
     let step = stepFor();
-    if (step > (longestStep || Infinity) && labels.every((label) => label.short)) {
+    if (step > 2 && labels.every((label) => label.short)) {
+      const long = labels.map((label) => label.node.textContent);
       for (const label of labels) label.node.textContent = label.short;
-      step = stepFor();
+      const shortStep = stepFor();
+      if (shortStep < step) step = shortStep;
+      else labels.forEach((label, i) => { label.node.textContent = long[i]; });
     }
     for (const label of labels) {
       if (label.index % step) label.node.remove();
@@ -227,7 +230,7 @@
       axis.appendChild(node);
       return { node: node, index: index, short: category.shortLabel };
     });
-    thin(labels, pitch, spec.steps || [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30], spec.longestStep);
+    thin(labels, pitch, spec.steps || [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30]);
     textLines(axis, { class: "axis-title", x: width / 2, y: height - 30,
                       "text-anchor": "middle", fill: "#555" }, spec.xTitle);
   }
@@ -351,7 +354,7 @@
         categories: hours.map((row) => ({
           label: `${dateLabel(row.hour.slice(0, 10))} ${row.hour.slice(11, 16)}`,
           axisLabel: oneDay || row.hour.slice(11, 13) !== "00" ? row.hour.slice(11, 16)
-            : dateLabel(row.hour.slice(0, 10)),
+            : dateLabel(row.hour.slice(0, 10)).slice(4),  // a new day: "4 Nov", as wide as 00:00
         })),
         series: [
           { name: "People", colour: COLOURS.people, values: hours.map((r) => r.people) },
@@ -370,7 +373,7 @@
           { name: "People", colour: COLOURS.people, values: days.map((r) => r.people) },
           { name: "Watchers", colour: COLOURS.watchers, values: days.map((r) => r.watchers) },
         ],
-        steps: [1, 2, 7, 14], longestStep: 7,
+        steps: [1, 2, 7, 14],
         yTitle: "people", xTitle: ["day", dates],
       });
       const byWeekday = WEEKDAYS.map(() => 0);

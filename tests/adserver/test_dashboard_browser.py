@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from adserver.catalog import ALL_BUCKETS
 from adserver.impressions import Impression
@@ -195,9 +196,7 @@ def test_the_range_buttons_change_the_range_and_keep_it_in_the_link() -> None:
         page.fill("#custom-from", "2025-11-03")
         page.fill("#custom-to", "2025-11-09")
         page.click("#custom button[type=submit]")
-        page.wait_for_function(
-            "document.querySelectorAll('#people-over-time g.bars rect').length === 14"
-        )
+        expect(page.locator("#people-over-time g.bars rect")).to_have_count(14)
         assert "Mon 3 Nov to Sun 9 Nov 2025" in page.inner_text("#range")
 
 
@@ -215,11 +214,7 @@ def test_right_now_shows_who_is_in_front_and_follows_them() -> None:
         assert card.text_content() == "3"
         # WHEN they walk away THEN within a few seconds it says nobody
         server.tracks.states["demo-store/demo-cam-1"] = {"open": []}
-        page.wait_for_function(
-            """document.querySelector("#now-cards [data-display='demo-display-1'] b")
-                 .textContent === '0'""",
-            timeout=12_000,
-        )
+        expect(card).to_have_text("0", timeout=12_000)  # (the page's CSP forbids eval)
 
 
 def test_an_hour_too_small_to_show_is_said_to_be_blank() -> None:

@@ -262,7 +262,8 @@
     const max = niceMax(Math.max(0, ...spec.series.flatMap((s) => s.values.map((v) => v || 0))));
     const axis = svgEl("g", { class: "x-axis" });
     svg.appendChild(axis);
-    const ticks = Math.max(2, Math.min(5, Math.floor(plotWidth / 70)));
+    // As many steps as fit 60 px apart, of a whole size (4,000 in fours, not thirds).
+    const ticks = [5, 4, 2, 1].find((t) => t * 60 <= plotWidth && Number.isInteger(max / t)) || 1;
     for (let i = 0; i <= ticks; i++) {
       const x = left + (plotWidth * i) / ticks;
       axis.appendChild(svgEl("line", { x1: x, x2: x, y1: top, y2: top + plotHeight, stroke: i ? "#eee" : "#999" }));

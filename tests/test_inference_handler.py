@@ -312,3 +312,48 @@ def test_frames_from_cameras_not_in_the_registry_are_rejected_with_the_reason(
         keys[2]: ("rejected", "store 'other-store' is not in the registry"),
     }
     assert s3.list_objects_v2(Bucket=frames_bucket)["KeyCount"] == 0
+
+
+class OneMessageSqs:
+    """An SQS client that delivers ``message`` once and records the deletes."""
+
+    def __init__(self, message):
+        self.messages, self.deleted = [message], []
+
+    def receive_message(self, **_):
+        messages, self.messages = self.messages, []
+        return {"Messages": messages}
+
+    def delete_message_batch(self, QueueUrl, Entries):
+        self.deleted.extend(entry["ReceiptHandle"] for entry in Entries)
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries]}
+
+
+def test_the_worker_hands_on_an_sns_job_whose_attributes_lack_data_type(
+    function, s3, frames_bucket, observations_table
+):
+    from infra.worker import EventSourceConfig, SqsEventSource
+
+    # GIVEN an SNS-wrapped frame job as moto 5.1.18 delivers it: message attributes without
+    # the DataType that SQS always names
+    s3.put_object(Bucket=frames_bucket, Key=KEY, Body=jpeg_bytes())
+    [record] = load_event("sqs_sns_s3_object_created")["Records"]
+    message = {
+        "MessageId": record["messageId"],
+        "ReceiptHandle": "receipt-1",
+        "Body": record["body"],
+        "Attributes": record["attributes"],
+        "MessageAttributes": {"source": {"StringValue": "sns"}},
+    }
+    sqs = OneMessageSqs(message)
+    config = EventSourceConfig(
+        queue_url="jobs", queue_arn="arn:aws:sqs:us-east-1:123456789012:jobs", function_name="f"
+    )
+    worker = SqsEventSource(sqs, handler.lambda_handler, config)
+    # WHEN the worker polls it and invokes the inference handler
+    result = worker.process(worker.receive_batch())
+    # THEN the frame is observed and the job deleted, not a KeyError on every poll
+    assert (result.received, result.deleted, result.failed) == (1, 1, 0)
+    [item] = observations_table.scan()["Items"]
+    assert (item["frame_key"], item["status"]) == (KEY, "ok")
+    assert sqs.deleted == ["receipt-1"]

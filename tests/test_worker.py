@@ -10,7 +10,12 @@ import time
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from infra.polling import backoff_delay_s
+from infra.polling import (
+    UNHEALTHY_AFTER_FAILURES,
+    backoff_delay_s,
+    report_health_beside,
+    unhealthy_file,
+)
 from infra.worker import EventSourceConfig, FunctionContainer, SqsEventSource
 
 
@@ -285,6 +290,48 @@ def test_an_unreachable_sqs_is_retried_with_growing_delays_and_one_line_each(cap
     assert len(warnings) == 5
     assert all(r.exc_info is None for r in warnings)
     assert "EndpointConnectionError" in warnings[0].getMessage()
+
+
+class FailingThenWorkingSqs:
+    """Raises like a malformed message did (KeyError) for ``failures`` polls, then answers
+    once and sets ``stop``."""
+
+    def __init__(self, failures, stop):
+        self.failures, self.stop = failures, stop
+
+    def receive_message(self, **_):
+        if self.failures:
+            self.failures -= 1
+            raise KeyError("DataType")
+        self.stop.set()
+        return {"Messages": []}
+
+
+def test_a_poller_that_keeps_failing_says_so_once_and_reports_itself_unhealthy(caplog, tmp_path):
+    config = EventSourceConfig(
+        queue_url="q", queue_arn="arn:aws:sqs:us-east-1:1:q", function_name="f"
+    )
+    ready = tmp_path / "worker-0.ready"
+    ready.write_text("{}")
+    seen = []
+
+    def health(reason):
+        seen.append(unhealthy_file(ready).exists() if reason is None else reason)
+        report_health_beside(ready)(reason)
+
+    # GIVEN polls that fail seven times in a row, then work
+    stop = RecordingStop(limit=100)
+    poller = SqsEventSource(FailingThenWorkingSqs(7, stop), RecordingHandler(), config)
+    # WHEN the worker polls through them
+    with caplog.at_level(logging.INFO, logger="infra.worker"):
+        poller.run(stop, jitter=lambda: 0.0, health=health)
+    # THEN the fifth failure is one error line naming the cause, the poller was reported
+    # unhealthy once, and healthy again (its file removed) when a poll worked
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and f"failed {UNHEALTHY_AFTER_FAILURES} times" in errors[0]
+    assert "KeyError" in errors[0]
+    assert len(seen) == 2 and "KeyError: 'DataType'" in seen[0] and seen[1] is True
+    assert not unhealthy_file(ready).exists()
 
 
 def test_the_worker_process_stops_a_hung_invocation_and_goes_on_with_other_frames(

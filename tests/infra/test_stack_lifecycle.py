@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from infra.polling import report_health_beside
 from infra.stack import (
     LocalStack,
     StackError,
@@ -159,3 +160,19 @@ def test_a_stopped_function_process_is_taken_for_hung_and_replaced(supervisor, m
         done = supervisor.supervise()
         time.sleep(0.05)
     assert done and "was stopped for" in done[0] and child.pid != first
+
+
+def test_a_poller_that_says_it_is_unhealthy_is_reported_by_the_stack(supervisor):
+    # GIVEN a running worker
+    child = supervisor._spawn("worker-0", SLEEPER, dict(os.environ))
+    wait_ready(child)
+    assert supervisor.supervise() == []
+    # WHEN its polls keep failing (infra.polling reports it beside its ready file)
+    report_health_beside(child.ready_file)("polling failed 5 times in a row")
+    # THEN the stack says so once, and keeps it in its health until the poller recovers
+    assert supervisor.supervise() == ["worker-0 is UNHEALTHY: polling failed 5 times in a row"]
+    assert supervisor.supervise() == []
+    assert supervisor.unhealthy == {"worker-0": "polling failed 5 times in a row"}
+    report_health_beside(child.ready_file)(None)
+    assert supervisor.supervise() == ["worker-0 is healthy again"]
+    assert supervisor.unhealthy == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -357,3 +358,106 @@ def test_the_worker_hands_on_an_sns_job_whose_attributes_lack_data_type(
     [item] = observations_table.scan()["Items"]
     assert (item["frame_key"], item["status"]) == (KEY, "ok")
     assert sqs.deleted == ["receipt-1"]
+
+
+# ---------------------------------------------------------------- time budgeted per frame
+class RunningDownContext(LocalLambdaContext):
+    """A context whose remaining time is 30 s less what the predictor has 'spent'."""
+
+    def __init__(self, clock):
+        super().__init__("inference", timeout_s=30)
+        self.clock = clock
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self.timeout_s - self.clock["spent_s"]) * 1000))
+
+
+def slow_predictor(predictor, clock, seconds_per_frame):
+    """``predictor`` whose every frame costs ``seconds_per_frame`` of the invocation."""
+    predict = predictor.predict
+
+    def costly_predict(rgb, min_face_px=None):
+        clock["spent_s"] += seconds_per_frame
+        return predict(rgb, min_face_px=min_face_px)
+
+    predictor.predict = costly_predict
+    return predictor
+
+
+def multi_frame_job(keys, message_id):
+    """One SQS record whose S3 notification names every key (S3 itself sends one)."""
+    [record] = frame_job_event((keys[0], 1000))["Records"]
+    notification = json.loads(record["body"])
+    s3_event = json.loads(notification["Message"])
+    entry = s3_event["Records"][0]
+    s3_event["Records"] = []
+    for key in keys:
+        named = copy.deepcopy(entry)
+        named["s3"]["object"]["key"] = key
+        s3_event["Records"].append(named)
+    notification["Message"] = json.dumps(s3_event)
+    record["body"] = json.dumps(notification)
+    record["messageId"] = message_id
+    return record
+
+
+def single_frame_jobs(s3, frames_bucket, count):
+    keys = [f"frames/demo-store/demo-cam-1/17000000{index:05d}.jpg" for index in range(count)]
+    for key in keys:
+        s3.put_object(Bucket=frames_bucket, Key=key, Body=jpeg_bytes())
+    records = frame_job_event(*((key, 1000) for key in keys))["Records"]
+    for index, record in enumerate(records):
+        record["messageId"] = f"single-{index}"
+    return keys, records
+
+
+def test_a_job_naming_1000_frames_is_dead_lettered_and_its_batch_processed(
+    function, dead_letter_queue, s3, frames_bucket, observations_table, predictor
+):
+    # GIVEN a batch of five jobs: one naming 1,000 frames, first, and four of one frame each;
+    # each frame costs 4 s of a 30 s invocation
+    clock = {"spent_s": 0.0}
+    slow_predictor(predictor, clock, seconds_per_frame=4.0)
+    many = [f"frames/demo-store/demo-cam-2/17000{index:08d}.jpg" for index in range(1000)]
+    keys, singles = single_frame_jobs(s3, frames_bucket, 4)
+    event = {"Records": [multi_frame_job(many, "job-of-1000"), *singles]}
+    # WHEN the batch is handled in one invocation
+    response = handler.lambda_handler(event, RunningDownContext(clock))
+    # THEN the four other jobs are observed in this invocation, nothing is retried, and the
+    # long job is parked with its reason
+    assert response == {"batchItemFailures": []}
+    observed = sorted(item["frame_key"] for item in observations_table.scan()["Items"])
+    assert observed == sorted(keys)
+    [(_, reason)] = dead_letters(dead_letter_queue)
+    assert "names 1000 objects, over the 10 a job may name" in reason
+
+
+def test_a_job_that_runs_short_of_time_fails_alone_and_resumes_where_it_stopped(
+    function, s3, frames_bucket, observations_table, predictor
+):
+    # GIVEN a batch whose first job names ten frames (the most a job may) and four jobs of
+    # one frame; each frame costs 4 s of a 30 s invocation, and a frame needs 10 s left
+    clock = {"spent_s": 0.0}
+    slow_predictor(predictor, clock, seconds_per_frame=4.0)
+    long_keys = [f"frames/demo-store/demo-cam-2/17000000{index:05d}.jpg" for index in range(10)]
+    for key in long_keys:
+        s3.put_object(Bucket=frames_bucket, Key=key, Body=jpeg_bytes())
+    keys, singles = single_frame_jobs(s3, frames_bucket, 4)
+    event = {"Records": [multi_frame_job(long_keys, "long-job"), *singles]}
+    # WHEN the batch is handled
+    response = handler.lambda_handler(event, RunningDownContext(clock))
+    # THEN the four short jobs ran first and are done; only the long job is failed for retry,
+    # after the frames there was time for (30 - 16 s: two more)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "long-job"}]}
+    observed = {item["frame_key"] for item in observations_table.scan()["Items"]}
+    assert set(keys) <= observed and len(observed & set(long_keys)) == 2
+    # AND each redelivery skips the done frames and goes on: 6 more, then the last 2
+    done_after = []
+    for _ in range(2):
+        clock["spent_s"] = 0.0
+        retry = {"Records": [multi_frame_job(long_keys, "long-job")]}
+        with contextlib.suppress(BatchProcessingError):  # a batch of one that fails raises
+            handler.lambda_handler(retry, RunningDownContext(clock))
+        observed = {item["frame_key"] for item in observations_table.scan()["Items"]}
+        done_after.append(len(observed & set(long_keys)))
+    assert done_after == [8, 10]

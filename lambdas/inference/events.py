@@ -60,6 +60,11 @@ class FrameJobRecord(SqsRecordModel):
     body: Json[FrameJobNotification]
 
 
+# S3 sends one object per notification; a job naming more is not S3's, and each frame it names
+# costs up to the frame budget. Beyond this many the job is refused whole, with the reason.
+MAX_FRAMES_PER_JOB = 10
+
+
 class NotAFrameJob(ValueError):
     """A message that no retry can turn into a frame job; ``reason`` says what is wrong."""
 
@@ -71,12 +76,19 @@ class NotAFrameJob(ValueError):
 def parse_frame_job(record: Mapping[str, Any]) -> FrameJobRecord:
     """Validate one SQS record (as Lambda delivers it); raises NotAFrameJob with the reason."""
     try:
-        return FrameJobRecord.model_validate(record)
+        job = FrameJobRecord.model_validate(record)
     except ValidationError as exc:
         raise NotAFrameJob(f"not a frame job: {_first_error(exc)}") from None
     except (ValueError, TypeError, RecursionError) as exc:
         # pydantic's JSON parsing of pathological bodies (very deep nesting and the like)
         raise NotAFrameJob(f"not a frame job: unreadable body ({type(exc).__name__})") from None
+    message = job.body.Message
+    if isinstance(message, S3EventNotification) and len(message.Records) > MAX_FRAMES_PER_JOB:
+        raise NotAFrameJob(
+            f"not a frame job: it names {len(message.Records)} objects, over the"
+            f" {MAX_FRAMES_PER_JOB} a job may name (S3 sends one per message)"
+        )
+    return job
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -112,6 +124,16 @@ def frame_refs(record: FrameJobRecord) -> list[FrameRef]:
         for entry in message.Records
         if entry.eventName.startswith("ObjectCreated:")
     ]
+
+
+def fewest_frames_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch's records, those with the shortest bodies first (stable).
+
+    A body grows with the objects it names (about 1 KB each), so jobs of one frame, which S3
+    sends, run before any longer job: a job that runs out the invocation's time then fails
+    alone, instead of leaving the jobs after it without time to start.
+    """
+    return sorted(records, key=lambda record: len(str(record.get("body", ""))))
 
 
 def is_test_event(record: FrameJobRecord) -> bool:

@@ -82,6 +82,28 @@ class FetchedFrame:
     rejection: str | None = None
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """The frames of one job that were processed, and how many were not started for want of
+    time (the job is then failed, so SQS delivers it again; the done ones are skipped)."""
+
+    frames: list[FrameOutcome]
+    not_started: int = 0
+
+
+def process_frames(
+    refs: Sequence[FrameRef], deps: FrameDependencies, seconds_left: Callable[[], float]
+) -> JobOutcome:
+    """``process_frame`` for each frame of a job, starting one only while ``seconds_left()``
+    (of the invocation) is at least the frame budget: a frame is bounded, a job is not."""
+    outcomes: list[FrameOutcome] = []
+    for index, ref in enumerate(refs):
+        if seconds_left() < deps.settings.frame_budget_s:
+            return JobOutcome(outcomes, not_started=len(refs) - index)
+        outcomes.append(process_frame(ref, deps))
+    return JobOutcome(outcomes)
+
+
 def process_frame(ref: FrameRef, deps: FrameDependencies) -> FrameOutcome:
     """Turn one uploaded frame into exactly one observation, then delete the frame.
 

@@ -1,7 +1,12 @@
 """Lambda entry point: an SQS batch of frame jobs in, partial batch failures out.
 
-Parse (Powertools batch processor + ``parse_frame_job``) -> ``process_frame`` -> report. The
+Parse (Powertools batch processor + ``parse_frame_job``) -> ``process_frames`` -> report. The
 model, the settings and the AWS clients are created once per container, on first use.
+
+Time is budgeted per frame, not per message: a frame is started only with a frame budget of
+the invocation left, a job that runs short is failed alone (its done frames are skipped on the
+retry), and the batch runs its shortest jobs first, so one long job cannot make the others of
+its batch retry. A job may name at most ``MAX_FRAMES_PER_JOB`` frames (S3 sends one).
 
 Failures are sorted by whether a retry can help. A transient one (an AWS error, no time left
 in the invocation) fails the record, so SQS delivers it again. A permanent one (a message
@@ -11,6 +16,8 @@ queue at once with its reason, and the record reported done so the queue drops i
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -27,8 +34,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.inference.cameras import RegisteredCameras
 from lambdas.inference.dead_letters import DeadLetters, SqsDeadLetters
-from lambdas.inference.events import NotAFrameJob, frame_refs, is_test_event, parse_frame_job
-from lambdas.inference.frames import FacePredictor, FrameDependencies, FrameOutcome, process_frame
+from lambdas.inference.events import (
+    NotAFrameJob,
+    fewest_frames_first,
+    frame_refs,
+    is_test_event,
+    parse_frame_job,
+)
+from lambdas.inference.frames import (
+    FacePredictor,
+    FrameDependencies,
+    FrameOutcome,
+    process_frames,
+)
 from lambdas.inference.settings import InferenceSettings
 from lambdas.observations import ObservationStore
 
@@ -89,7 +107,6 @@ def record_handler(
     record: SQSRecord, lambda_context: LambdaContext | None = None
 ) -> list[FrameOutcome]:
     """Process every frame a job announces; an exception fails (and so retries) the job."""
-    _start_only_with_time_for_a_frame(lambda_context)
     try:
         job = parse_frame_job(record.raw_event)
     except NotAFrameJob as exc:
@@ -98,22 +115,26 @@ def record_handler(
     if is_test_event(job):
         logger.info("ignoring S3 notification test event", extra={"message_id": job.messageId})
         return []
-    outcomes = [process_frame(ref, get_frame_dependencies()) for ref in frame_refs(job)]
-    for outcome in outcomes:
+    refs = frame_refs(job)
+    done = process_frames(refs, get_frame_dependencies(), _seconds_left(lambda_context))
+    for outcome in done.frames:
         _report(outcome)
-    unrecordable = [f"{o.key}: {o.reason}" for o in outcomes if o.result == "unrecordable"]
+    if done.not_started:
+        budget_s = get_settings().frame_budget_s
+        raise OutOfTime(
+            f"{done.not_started} of {len(refs)} frames not started: under the {budget_s:g} s"
+            " frame budget left in the invocation"
+        )
+    unrecordable = [f"{o.key}: {o.reason}" for o in done.frames if o.result == "unrecordable"]
     if unrecordable:
         _dead_letter(record, "; ".join(unrecordable))
-    return outcomes
+    return done.frames
 
 
-def _start_only_with_time_for_a_frame(context: LambdaContext | None) -> None:
+def _seconds_left(context: LambdaContext | None) -> Callable[[], float]:
     if context is None:
-        return
-    left_ms = context.get_remaining_time_in_millis()
-    budget_s = get_settings().frame_budget_s
-    if left_ms < budget_s * 1000:
-        raise OutOfTime(f"{left_ms} ms left in the invocation, under the {budget_s:g} s budget")
+        return lambda: math.inf
+    return lambda: context.get_remaining_time_in_millis() / 1000
 
 
 def _dead_letter(record: SQSRecord, reason: str) -> None:
@@ -149,8 +170,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     get_frame_dependencies()  # pay the model load before the batch, once per container
     if not event.get("Records"):  # a warm-up call (infra/worker.py); Lambda never sends one
         return {"batchItemFailures": []}
+    ordered = {**event, "Records": fewest_frames_first(list(event["Records"]))}
     return dict(
         process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=ordered, record_handler=record_handler, processor=processor, context=context
         )
     )

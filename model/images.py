@@ -21,8 +21,19 @@ ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "MPO"})
 # is a few hundred bytes but costs the face finder a pass per square tile of its short side.
 MIN_SIDE_PX = 16
 MAX_ASPECT_RATIO = 4.0
-# 16-bit samples (0..65535) to 8-bit (0..255): 65535 / 255 = 257 exactly.
+# Frames whose samples are wider than 8 bits (16-bit PNGs: Pillow's modes I;16*, I and F) hold
+# 2 to 4 bytes a pixel while decoded, before they are brought to 8 bits: they get a lower cap,
+# checked from the header like the others. 16 MP (a 4K camera is 8.3) decodes in about
+# 32-64 MB, besides the 48 MB of the RGB frame it becomes.
+MAX_WIDE_PIXELS = 16_000_000
+_WIDE_MODES = ("I", "F")
+# 16-bit samples (0..65535) to 8-bit (0..255): 65535 / 255 = 257 exactly. A table of the 65,536
+# answers (rounded to nearest) turns a row of samples into bytes in one indexing pass, with no
+# float copy of the frame.
 _SIXTEEN_TO_EIGHT_BITS = 257
+_SIXTEEN_TO_EIGHT_BIT_TABLE = np.rint(np.arange(65536) / _SIXTEEN_TO_EIGHT_BITS).astype(np.uint8)
+# Wide frames are brought to 8 bits this many rows at a time, so only a strip is ever widened.
+_WIDE_STRIP_ROWS = 256
 
 
 class ImageRejected(ValueError):
@@ -37,9 +48,9 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode JPEG/PNG/MPO bytes to an upright RGB uint8 array of shape (height, width, 3).
 
     The size and shape are checked from the header before any pixel is decoded, so an
-    oversized or implausibly shaped frame costs nothing. EXIF orientation is applied and
-    16-bit samples are scaled to 8 bits. Raises ImageRejected with a short reason, and
-    nothing else.
+    oversized or implausibly shaped frame costs nothing; frames of samples wider than 8 bits
+    are held to ``MAX_WIDE_PIXELS``. EXIF orientation is applied and 16-bit samples are
+    scaled to 8 bits. Raises ImageRejected with a short reason, and nothing else.
     """
     if not data:
         raise ImageRejected("empty file")
@@ -48,6 +59,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             if image.format not in ACCEPTED_FORMATS:
                 raise ImageRejected(f"not a JPEG/PNG (found {image.format or 'unknown'})")
             check_frame_shape(*image.size, max_pixels=max_pixels)
+            _check_wide_frame(image, min(max_pixels, MAX_WIDE_PIXELS))
             image.load()  # force the full decode here, where truncation surfaces
             return _upright_rgb(image)
     except ImageRejected:
@@ -82,6 +94,15 @@ def check_frame_shape(width: int, height: int, *, max_pixels: int = MAX_PIXELS) 
         )
 
 
+def _check_wide_frame(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if image.mode.startswith(_WIDE_MODES) and width * height > max_pixels:
+        raise ImageRejected(
+            f"image of samples wider than 8 bits ({image.mode}) over {max_pixels / 1e6:g}"
+            f" megapixels ({width}x{height})"
+        )
+
+
 def _upright_rgb(image: Image.Image) -> np.ndarray:
     image = _exif_upright(image)
     if image.mode.startswith("I") or image.mode == "F":
@@ -101,11 +122,17 @@ def _exif_upright(image: Image.Image) -> Image.Image:
 
 
 def _sixteen_bit_grey_to_rgb(image: Image.Image) -> np.ndarray:
-    # convert("RGB") would clip every sample above 255 to white: scale the full 16-bit range.
-    samples = np.asarray(image, dtype=np.float64)
-    scaled = np.clip(samples, 0, 65535) / _SIXTEEN_TO_EIGHT_BITS
-    grey = np.rint(scaled).astype(np.uint8)
-    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+    # convert("RGB") would clip every sample above 255 to white: scale the full 16-bit range,
+    # a strip of rows at a time, straight into the RGB frame.
+    width, height = image.size
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    for top in range(0, height, _WIDE_STRIP_ROWS):
+        bottom = min(height, top + _WIDE_STRIP_ROWS)
+        samples = np.asarray(image.crop((0, top, width, bottom)))
+        if samples.dtype != np.uint16:  # modes I and F (32-bit): into the table's range
+            samples = np.clip(np.rint(samples), 0, 65535).astype(np.uint16)
+        rgb[top:bottom] = _SIXTEEN_TO_EIGHT_BIT_TABLE[samples][:, :, np.newaxis]
+    return rgb
 
 
 def _short(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 import io
 import struct
 import time
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -9,7 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from model.images import MIN_SIDE_PX, ImageRejected, decode_image, read_image
+from model.images import (
+    MAX_WIDE_PIXELS,
+    MIN_SIDE_PX,
+    ImageRejected,
+    decode_image,
+    read_image,
+)
 
 
 def _encode(fmt: str, size=(32, 24)) -> bytes:
@@ -176,6 +183,53 @@ def test_a_sixteen_bit_png_is_scaled_to_eight_bits_not_clipped():
     assert (rgb[0, 0, 0], rgb[0, 63, 0]) == (0, 255)
     assert abs(int(rgb[0, 32, 0]) - 130) <= 2
     assert (rgb[..., 0] == rgb[..., 2]).all()
+
+
+def _sixteen_bit_png(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(samples.astype(np.uint16)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_sixteen_bit_samples_round_to_the_nearest_eight_bit_value():
+    # GIVEN 16-bit samples on both sides of each rounding boundary (x / 257 = n + 0.5)
+    samples = np.array([0, 128, 129, 385, 386, 32896, 65406, 65407, 65535] * 2, dtype=np.uint16)
+    png = _sixteen_bit_png(np.tile(samples, (16, 1)))
+    # WHEN decoded THEN each is x / 257 rounded, as the float path rounded it
+    rgb = decode_image(png)
+    assert rgb[0, :9, 0].tolist() == [0, 0, 1, 1, 2, 128, 254, 255, 255]
+
+
+def test_a_sixteen_bit_png_decodes_without_a_wide_copy_of_the_frame():
+    # GIVEN a 2000x2000 16-bit PNG (4 MP: its RGB frame is 12 MB; a float64 copy was 32 MB)
+    png = _sixteen_bit_png(np.tile(np.arange(2000, dtype=np.uint16) * 32, (2000, 1)))
+    # WHEN it is decoded under tracemalloc
+    tracemalloc.start()
+    try:
+        rgb = decode_image(png)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # THEN numpy never held much more than the frame it returns (the float path: 100 MB)
+    assert rgb.shape == (2000, 2000, 3) and rgb[0, 1999, 0] == round(1999 * 32 / 257)
+    assert peak < 1.5 * rgb.nbytes, f"{peak / 1e6:.1f} MB"
+
+
+def test_a_sixteen_bit_png_over_the_wide_pixel_cap_is_refused_from_its_header():
+    # GIVEN the 16-bit 6300x6300 PNG of the probe (39.7 MP: under the 40 MP of 8-bit frames,
+    # over the cap of frames of wider samples), its header patched onto a tiny one
+    png = bytearray(_sixteen_bit_png(np.zeros((16, 16))))
+    ihdr = png[16:29]
+    ihdr[0:8] = struct.pack(">II", 6300, 6300)
+    png[16:29] = ihdr
+    png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)))
+    # WHEN it is decoded THEN it is refused with the reason, before any pixel is read
+    with pytest.raises(ImageRejected) as exc:
+        decode_image(bytes(png))
+    assert exc.value.reason == (
+        f"image of samples wider than 8 bits (I;16) over {MAX_WIDE_PIXELS / 1e6:g}"
+        " megapixels (6300x6300)"
+    )
 
 
 def test_an_mpo_jpeg_decodes_to_its_first_picture():

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from model.detect import Detection, box_iou
+from model.detect import YUNET_TFLITE, Detection, FaceFinder, box_iou
 from model.machine import describe
-from model.yunet import DEFAULT_PATH, YuNet
+from model.runtime import LiteRtRuntime
 
 DLIB_FACES = Path("/work/data/dlib/examples/faces")
 MASKON_IMAGES = Path("/work/data/maskon/archive/images")
@@ -119,13 +119,13 @@ def measure(model_path: Path, python: Path, maskon_count: int = 50) -> dict[str,
     """Parity figures of ``model_path`` against the wheel over the parity images."""
     paths = parity_images(maskon_count)
     wheel = wheel_detections(paths, python)
-    detector = YuNet(model_path, max_shapes=1)
+    # Down to the C code's own candidate threshold, so a wheel face at 0.51 finds its match.
+    detector = FaceFinder(LiteRtRuntime(model_path), min_score=0.2)
     records: list[dict[str, float]] = []
     extra = 0  # our faces above the threshold that the wheel does not report
     for path in paths:
         rgb = np.asarray(Image.open(path).convert("RGB"))
-        # Down to the C code's own candidate threshold, so a wheel face at 0.51 finds its match.
-        ours = detector.detect(rgb, min_score=0.2)
+        [ours] = detector.find_at_scales([rgb], [1.0])
         rows = wheel[str(path)]
         records += compare(ours, rows)
         wheel_boxes = [tuple(float(v) for v in r[1:5]) for r in rows]
@@ -157,7 +157,7 @@ def measure(model_path: Path, python: Path, maskon_count: int = 50) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--model", type=Path, default=YUNET_TFLITE)
     parser.add_argument("--wheel-python", type=Path, default=WHEEL_PYTHON)
     parser.add_argument("--maskon", type=int, default=50, help="MaskON photos to compare on")
     parser.add_argument("--card", type=Path, help="a JSON card to write the figures into")

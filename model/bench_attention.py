@@ -33,11 +33,12 @@ import numpy as np
 from model.attention import (
     EAR_HALF_SPAN_CM,
     EYE_DEPTH_CM,
-    LEFT_EAR,
+    EYE_HALF_SPAN_CM,
+    LEFT_EYE,
     LOOKING_YAW_DEG,
     NOSE,
     NOSE_DEPTH_CM,
-    RIGHT_EAR,
+    RIGHT_EYE,
     HeadPose,
     head_pose,
 )
@@ -47,7 +48,9 @@ from model.images import decode_image
 
 # The head model in units of half the ear span: the cheeks' depth in front of the ear axis at
 # the midline (where the eyes are), and how far the nose tip stands out of that surface.
-FACE_DEPTH = EYE_DEPTH_CM / EAR_HALF_SPAN_CM / math.sqrt(1 - (3.15 / EAR_HALF_SPAN_CM) ** 2)
+FACE_DEPTH = (
+    EYE_DEPTH_CM / EAR_HALF_SPAN_CM / math.sqrt(1 - (EYE_HALF_SPAN_CM / EAR_HALF_SPAN_CM) ** 2)
+)
 NOSE_HEIGHT = (NOSE_DEPTH_CM - EYE_DEPTH_CM) / EAR_HALF_SPAN_CM
 SUPERSAMPLE = 4  # source samples per pixel along a row, so a turned surface leaves no gaps
 NEAR_FACE_PX = 110  # face box width of a near face
@@ -68,13 +71,15 @@ class Reading:
 def turn_head(rgb: np.ndarray, detection: Detection, yaw_deg: float) -> np.ndarray:
     """The face in ``rgb`` turned by ``yaw_deg`` (positive: to its left, the image's right).
 
-    The head is an elliptic cylinder through the detected ears (semi-axes: half the ear span
-    across, ``FACE_DEPTH`` of it in depth) with a nose ridge from the eyes to the nose tip.
+    The head is an elliptic cylinder through the ears, placed from the detected eyes with adult
+    proportions (semi-axes: half the ear span across, ``FACE_DEPTH`` of it in depth), with a
+    nose ridge from the eyes to the nose tip.
     """
     height, width = rgb.shape[:2]
     points = detection.keypoints.astype(np.float64)
-    centre_x = (points[RIGHT_EAR, 0] + points[LEFT_EAR, 0]) / 2
-    radius = abs(points[LEFT_EAR, 0] - points[RIGHT_EAR, 0]) / 2
+    centre_x = (points[RIGHT_EYE, 0] + points[LEFT_EYE, 0]) / 2
+    eye_half_span = abs(points[LEFT_EYE, 0] - points[RIGHT_EYE, 0]) / 2
+    radius = eye_half_span * EAR_HALF_SPAN_CM / EYE_HALF_SPAN_CM
     eyes_y = (points[0, 1] + points[1, 1]) / 2
     nose_x, nose_y = points[NOSE]
 

@@ -23,7 +23,9 @@ from model.samples import compose_frame, sample_photos
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model.bench_predict", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args(argv)
     photos = [np.asarray(Image.open(p).convert("RGB")) for p in sample_photos()]

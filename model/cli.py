@@ -1,6 +1,6 @@
 """Command line: train, evaluate, export and predict.
 
-    python -m model train --data DIR --out DIR [--epochs N]
+    python -m model train --data DIR [--data DIR ...] --out DIR [--epochs N]
     python -m model evaluate --data DIR --json OUT
     python -m model predict IMAGE... [--min-face-px N]
     python -m model bench-scenes --data DIR [--frames N]
@@ -170,7 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     train = verbs.add_parser("train", help="train the age/gender network")
-    train.add_argument("--data", type=Path, required=True, help="labelled image folder or CSV")
+    train.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        action="append",
+        help="labelled image folder, CSV or All-Age-Faces copy; repeat to train on several",
+    )
     train.add_argument("--out", type=Path, required=True, help="run folder for checkpoints")
     train.add_argument("--epochs", type=int, help="default: TrainingConfig.epochs")
     train.add_argument("--batch-size", type=int)

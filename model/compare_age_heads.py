@@ -23,7 +23,7 @@ def compare(data: Path, out: Path, epochs: int, width: int, cache: Path) -> dict
     results = {}
     for head in AGE_HEADS:
         config = TrainingConfig(epochs=epochs, width=width, age_head=head)
-        train(data, out / head, config, cache)
+        train([data], out / head, config, cache)
         run = json.loads((out / head / "training.json").read_text())
         results[head] = {
             **run["final_validation"]["averaged_recalibrated"],

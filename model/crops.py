@@ -25,7 +25,7 @@ from model.detect import Detection, load_face_finder
 from model.images import ImageRejected, read_image
 
 # Bump when the detector, aligner or crop geometry change (degradations: DEGRADE_VERSION).
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: YuNet's boxes and five landmarks
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class CropSet:
     names: np.ndarray
     n_images: int  # images asked for, including those with no face found
     boxes: np.ndarray  # (N, 4) the detector's box of each crop's face, in image pixels
-    keypoints: np.ndarray  # (N, 6, 2) its keypoints
+    keypoints: np.ndarray  # (N, 5, 2) its landmarks
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def build_crops(
         names=np.array([images[i].path.name for i, _ in found]),
         n_images=len(images),
         boxes=np.array([r[1] for _, r in found], np.float32).reshape(-1, 4),
-        keypoints=np.array([r[2] for _, r in found], np.float32).reshape(-1, 6, 2),
+        keypoints=np.array([r[2] for _, r in found], np.float32).reshape(-1, 5, 2),
     )
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.savez(path, **{k: getattr(crop_set, k) for k in CropSet.__dataclass_fields__})

@@ -88,9 +88,10 @@ def surroundings(shape: tuple[int, int], donor: np.ndarray, rng: np.random.Gener
     background: np.ndarray
     if kind == 0:
         blocks = 4
-        side = donor.shape[0] // blocks
+        # Blocks of one size, so that they tile whatever the donor's shape (portraits too).
+        rows_side, columns_side = donor.shape[0] // blocks, donor.shape[1] // blocks
         pieces = [
-            donor[r * side : (r + 1) * side, c * side : (c + 1) * side]
+            donor[r * rows_side : (r + 1) * rows_side, c * columns_side : (c + 1) * columns_side]
             for r in range(blocks)
             for c in range(blocks)
         ]

@@ -90,7 +90,9 @@ def compare(data: Path, limit: int, peer_python: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model.peer_benchmark", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=0, help="evenly spaced sample size")
     parser.add_argument("--peer-python", type=Path, default=Path(".venv-peer/bin/python"))

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model import machine
+from model.bands import age_band
 from model.confidence import FACE_PX_BUCKETS, bucket_name, temperature_table
 from model.crops import CropSet, DegradedCrops, build_crops, build_degraded_crops
-from model.dataset import load_dataset
+from model.dataset import load_datasets
 
 if TYPE_CHECKING:
     import keras
@@ -53,6 +54,12 @@ class TrainingConfig:
     patience: int = 12  # stops a run whose validation loss has stalled; keeps its last weights
     degraded_variants: int = 4  # store-camera crops made of each training face
     clean_fraction: float = 0.35  # share of each epoch's faces shown as their clean crop
+    # Each epoch draws faces with weights that lift the rare cells of gender x age band x group
+    # (older women, children, All-Age-Faces' older people) towards the common ones: a face's
+    # weight is its cell's size to this power over the cell's size (0: no balancing, 1: every
+    # cell shown equally often; 0.5 halves the imbalance in log terms without repeating the
+    # few faces of the rarest cells to exhaustion).
+    balance_power: float = 0.5
     seed: int = 1337
 
 
@@ -156,11 +163,28 @@ def validation_metrics(
     return metrics
 
 
+def balanced_weights(crops: CropSet, power: float) -> np.ndarray:
+    """Drawing probabilities for each face: its gender x age band x group cell's size to the
+    ``power`` over that size, normalised (``TrainingConfig.balance_power``)."""
+    cells = [
+        (int(gender), age_band(float(age)), int(group))
+        for gender, age, group in zip(crops.genders, crops.ages, crops.races, strict=True)
+    ]
+    sizes: dict[tuple[int, str, int], int] = {}
+    for cell in cells:
+        sizes[cell] = sizes.get(cell, 0) + 1
+    weights = np.array([sizes[cell] ** (power - 1.0) for cell in cells], np.float64)
+    return weights / weights.sum()
+
+
 def _epoch_batches(
     crops: CropSet, degraded: DegradedCrops, targets: dict[str, np.ndarray], config: TrainingConfig
 ) -> keras.utils.PyDataset:
-    """Batches in a new order every epoch, each face clean or one of its degraded crops."""
+    """Batches in a new order every epoch, each face clean or one of its degraded crops; the
+    faces are drawn with ``balanced_weights`` (as many draws as faces) unless balancing is off."""
     import keras
+
+    draw = balanced_weights(crops, config.balance_power) if config.balance_power > 0 else None
 
     class EpochBatches(keras.utils.PyDataset):
         def __init__(self) -> None:
@@ -173,7 +197,7 @@ def _epoch_batches(
 
         def on_epoch_end(self) -> None:
             n = len(crops.crops)
-            self.order = self.rng.permutation(n)
+            self.order = self.rng.permutation(n) if draw is None else self.rng.choice(n, n, p=draw)
             # -1: the clean crop; otherwise which degraded variant.
             self.variant = np.where(
                 self.rng.random(n) < config.clean_fraction,
@@ -210,9 +234,9 @@ def fit_gender_temperatures(
     )
 
 
-def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Path:
-    """Train and save ``out/model.keras``; returns its path."""
-    loaded = load_dataset(data)
+def train(data: list[Path], out: Path, config: TrainingConfig, cache_dir: Path) -> Path:
+    """Train on every source in ``data`` and save ``out/model.keras``; returns its path."""
+    loaded = load_datasets(data)
     print(f"{len(loaded.images)} labelled images, {len(loaded.skipped)} skipped (malformed names)")
     for name, why in loaded.skipped[:10]:
         print(f"  skipped {name}: {why}")
@@ -311,7 +335,7 @@ def train(data: Path, out: Path, config: TrainingConfig, cache_dir: Path) -> Pat
         json.dumps(
             {
                 "config": asdict(config),
-                "data": str(data),
+                "data": [str(source) for source in data],
                 "n_train_images": splits["train"].n_images,
                 "n_train_faces": len(splits["train"].crops),
                 "n_validation_images": splits["validation"].n_images,

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "artifacts" / "yunet.weights.h5"
@@ -47,7 +47,13 @@ class NearestUpsample2x(layers.Layer):
     can (bit-identical outputs, about 5 % faster on one core).
     """
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
+    def call(self, x: Any) -> Any:
+        if keras.backend.backend() != "tensorflow":
+            # Other backends (PyTorch on the GPU worker) have no depth_to_space in keras.ops:
+            # repeating rows and columns gives the same pixels.
+            return keras.ops.repeat(keras.ops.repeat(x, 2, axis=1), 2, axis=2)
+        import tensorflow as tf  # only the TensorFlow backend (training, export) gets here
+
         return tf.nn.depth_to_space(tf.concat([x, x, x, x], axis=-1), 2)
 
 

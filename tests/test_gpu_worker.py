@@ -29,7 +29,7 @@ CAMERA = "frames/demo-store/demo-cam-1"
 @pytest.fixture(scope="module")
 def frames(sample_photos):
     """Four camera frames: two faces, one face, two smaller faces in the other order, and
-    far faces (the scan's proposals confirmed by zoomed looks)."""
+    far faces."""
     return [
         compose_frame(sample_photos),
         compose_frame(sample_photos[:1]),
@@ -68,9 +68,9 @@ def test_the_all_keras_predictor_matches_the_serving_predictor(frames):
     pytest.importorskip("keras")
     from model.predictor import load_predictor
 
-    # GIVEN the GPU image's configuration: BlazeFace and the trained .keras age/gender network
+    # GIVEN the GPU image's configuration: YuNet and the trained .keras age/gender network
     # both on Keras (TensorFlow's CPU kernels here, PyTorch with CUDA in the image)
-    keras_batched = load_batch_predictor(age_gender="keras", detector="keras")
+    keras_batched = load_batch_predictor("keras")
     # WHEN it takes the frames in one batch, one of them at the near profile
     profiles = [None, None, 64.0, None]
     got = keras_batched.predict_batch(frames, profiles)

@@ -90,25 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         "--poll-wait-s", type=int, default=defaults.poll_wait_s, help="SQS long-poll wait, 0-20"
     )
     parser.add_argument(
-        "--age-gender",
+        "--runtime",
         choices=["litert", "keras"],
-        default=os.environ.get("AGE_GENDER_RUNTIME", "litert"),
-        help="the age/gender network's runtime: keras runs age_gender.keras on KERAS_BACKEND"
-        " (torch on a GPU machine)",
+        default=os.environ.get("MODEL_RUNTIME", "litert"),
+        help="where the face finder and the age/gender network run: litert on the CPU, keras"
+        " on KERAS_BACKEND (torch on a GPU machine)",
     )
     parser.add_argument(
-        "--detector",
-        choices=["litert", "keras"],
-        default=os.environ.get("DETECTOR_RUNTIME", "litert"),
-        help="the face finder's runtime: litert runs model.detect per frame on the CPU; keras"
-        " runs BlazeFace built from the same .tflite weights, batched across frames, on"
-        " KERAS_BACKEND",
-    )
-    parser.add_argument(
-        "--detector-threads",
-        type=int,
-        default=1,
-        help="frames searched for faces at once (litert detector)",
+        "--threads", type=int, default=1, help="LiteRT interpreter threads per network"
     )
     parser.add_argument("--ready-file", type=Path, help="written once warm; touched per poll")
     args = parser.parse_args(argv)
@@ -140,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         exit_with_parent()  # under the local stack: never outlive it (and its moto)
 
     started = time.monotonic()
-    predictor = load_batch_predictor(
-        age_gender=args.age_gender, detector=args.detector, detector_threads=args.detector_threads
-    )
+    predictor = load_batch_predictor(args.runtime, max(1, args.threads))
     sqs = boto3.client("sqs")
     dead_letters = (
         None

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from model.attention import (
-    EAR_HALF_SPAN_CM,
     EYE_DEPTH_CM,
     EYE_HALF_SPAN_CM,
+    MOUTH_DEPTH_CM,
+    MOUTH_HALF_SPAN_CM,
     NOSE_DEPTH_CM,
     estimate_yaw,
     head_pose,
@@ -18,16 +19,15 @@ BOX = (100.0, 100.0, 100.0, 100.0)
 
 
 def head_keypoints(yaw_deg: float, roll_deg: float = 0.0, scale: float = 6.0) -> np.ndarray:
-    """Keypoints of the adult head model turned by ``yaw_deg``, orthographic, in pixels."""
+    """Landmarks of the adult head model turned by ``yaw_deg``, orthographic, in pixels."""
     # (lateral, depth, height) in cm; lateral grows to the subject's left (the image's right).
     points = np.array(
         [
             (-EYE_HALF_SPAN_CM, EYE_DEPTH_CM, 0.0),
             (EYE_HALF_SPAN_CM, EYE_DEPTH_CM, 0.0),
             (0.0, NOSE_DEPTH_CM, 4.0),
-            (0.0, EYE_DEPTH_CM, 7.0),
-            (-EAR_HALF_SPAN_CM, 0.0, 2.0),
-            (EAR_HALF_SPAN_CM, 0.0, 2.0),
+            (-MOUTH_HALF_SPAN_CM, MOUTH_DEPTH_CM, 7.0),
+            (MOUTH_HALF_SPAN_CM, MOUTH_DEPTH_CM, 7.0),
         ]
     )
     theta = math.radians(yaw_deg)
@@ -67,14 +67,14 @@ def test_looking_is_within_the_threshold():
 
 
 def test_malformed_keypoints_are_refused():
-    with pytest.raises(ValueError, match="6 finite"):
-        estimate_yaw(np.zeros((5, 2)), BOX)
-    with pytest.raises(ValueError, match="6 finite"):
-        estimate_yaw(np.full((6, 2), np.nan), BOX)
+    with pytest.raises(ValueError, match="5 finite"):
+        estimate_yaw(np.zeros((6, 2)), BOX)
+    with pytest.raises(ValueError, match="5 finite"):
+        estimate_yaw(np.full((5, 2), np.nan), BOX)
 
 
 def test_collapsed_keypoints_give_a_bounded_yaw():
-    yaw = estimate_yaw(np.full((6, 2), 150.0), BOX)
+    yaw = estimate_yaw(np.full((5, 2), 150.0), BOX)
     assert -90 <= yaw <= 90
 
 

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from model.align import CROP_SIZE
-from model.degrade import CameraConditions, camera_response, degraded_crop, sample_conditions
+from model.align import CROP_SIZE, SQUARE_DROP_PER_HEIGHT, SQUARE_PER_WIDTH
+from model.degrade import (
+    CameraConditions,
+    camera_response,
+    degraded_crop,
+    sample_conditions,
+    surroundings,
+)
 from model.detect import Detection, load_face_finder
 
 
@@ -86,10 +92,11 @@ def test_sampled_conditions_stay_in_the_ranges_a_store_camera_produces():
 
 def test_an_oval_keeps_the_face_and_takes_the_corners_from_the_surroundings(face):
     photo, detection = face
-    # A dataset-like chip: the face box fills about 93 % of it.
+    # A dataset-like chip: the face's crop square fills about 93 % of it.
     x, y, w, h = detection.box
-    side = round(w / 0.93)
-    left, top = max(0, round(x + w / 2 - side / 2)), max(0, round(y + h / 2 - side / 2))
+    side = round(w * SQUARE_PER_WIDTH / 0.93)
+    centre_y = y + h / 2 + SQUARE_DROP_PER_HEIGHT * h
+    left, top = max(0, round(x + w / 2 - side / 2)), max(0, round(centre_y - side / 2))
     chip = np.ascontiguousarray(photo[top : top + side, left : left + side])
     inside = Detection(
         (x - left, y - top, w, h), detection.score, detection.keypoints - np.array([left, top])
@@ -108,3 +115,13 @@ def test_an_oval_keeps_the_face_and_takes_the_corners_from_the_surroundings(face
     corner_change = np.abs(whole[:6, :6] - oval[:6, :6]).mean()
     assert centre_change < 2
     assert corner_change > 5 * max(centre_change, 1)
+
+
+def test_surroundings_tile_a_portrait_donor():
+    # GIVEN a donor taller than wide (an All-Age-Faces portrait is about 300x340)
+    donor = np.random.default_rng(1).integers(0, 255, (341, 303, 3), dtype=np.uint8)
+    # WHEN surroundings are cut from it, whichever kind each draw makes
+    for seed in range(12):
+        background = surroundings((120, 160), donor, np.random.default_rng(seed))
+        # THEN each is the asked shape (the shuffled blocks tile although the sides differ)
+        assert background.shape == (120, 160, 3) and background.dtype == np.uint8

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from model.detect import box_iou
-from model.yunet import STRIDES, YuNet, decode, padded_shape
+from model.detect import STRIDES, YUNET_TFLITE, FaceFinder, box_iou, decode, padded_shape
+from model.runtime import LiteRtRuntime
 
 SURE, NEVER = 12.0, -12.0  # logits: sigmoid ~1 and ~0
 
@@ -92,15 +92,16 @@ def test_decode_rejects_outputs_of_another_shape():
 
 
 @pytest.fixture(scope="module")
-def yunet() -> YuNet:
-    return YuNet()
+def yunet() -> FaceFinder:
+    """The shipped network at libfacedetection's usual threshold, read at a chosen scale."""
+    return FaceFinder(LiteRtRuntime(YUNET_TFLITE), min_score=0.5)
 
 
 def test_the_shipped_model_finds_grace_hopper_with_her_landmarks(yunet, sample_photos):
     # GIVEN Grace Hopper's portrait (512x600, one face)
     photo = sample_photos[0]
     # WHEN YuNet reads it
-    faces = yunet.detect(photo)
+    [faces] = yunet.find_at_scales([photo], [1.0])
     # THEN there is one sure face
     assert len(faces) == 1
     [face] = faces
@@ -117,23 +118,18 @@ def test_the_shipped_model_finds_grace_hopper_with_her_landmarks(yunet, sample_p
     assert mouth_right[0] < nose[0] < mouth_left[0]
 
 
-def test_scale_and_batch_find_the_same_face_in_frame_pixels(sample_photos):
+def test_scale_and_batch_find_the_same_face_in_frame_pixels(yunet, sample_photos):
     # GIVEN the portrait and its mirror, read at full size and at half size
     photo = sample_photos[0]
     mirror = np.ascontiguousarray(photo[:, ::-1])
-    [full] = YuNet().detect(photo)
-    # WHEN the half-size detector reads both in one batch
-    [[half], [mirrored]] = YuNet(scale=0.5).detect_batch([photo, mirror])
+    [[full]] = yunet.find_at_scales([photo], [1.0])
+    # WHEN both are read at half size in one batch
+    [[half], [mirrored]] = yunet.find_at_scales([photo, mirror], [0.5, 0.5])
     # THEN the half-size box is mapped back onto the full-size one
     assert box_iou(full.box, half.box) > 0.8
     # AND the mirror's face is the same face, mirrored
     x, y, w, h = mirrored.box
     assert box_iou(half.box, (photo.shape[1] - x - w, y, w, h)) > 0.8
-
-
-def test_a_batch_needs_one_frame_size(yunet):
-    with pytest.raises(ValueError, match="one size"):
-        yunet.detect_batch([np.zeros((64, 64, 3), np.uint8), np.zeros((64, 96, 3), np.uint8)])
 
 
 @pytest.mark.slow
@@ -148,10 +144,11 @@ def test_keras_and_litert_give_the_same_raw_outputs(yunet, sample_photos):
     image = np.zeros((1, height, width, 3), np.float32)
     image[0, : photo.shape[0], : photo.shape[1]] = photo
     keras_out = network.predict(image, verbose=0)
-    lite_out = yunet.raw_outputs(image)
+    lite_out = yunet.network(image)
     # THEN every level agrees to float32 rounding
-    for stride, lite in zip(STRIDES, lite_out, strict=True):
-        np.testing.assert_allclose(lite, keras_out[f"stride_{stride}"], atol=2e-3)
+    for stride in STRIDES:
+        name = f"stride_{stride}"
+        np.testing.assert_allclose(lite_out[name], keras_out[name], atol=2e-3)
 
 
 @pytest.mark.slow

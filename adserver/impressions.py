@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
@@ -70,6 +70,8 @@ PLAY_LOG_LIMIT = 1000
 # The play log's sort key; impression sort keys start with a digit, so a store's time-range
 # query never meets a play log.
 PLAY_LOG_PREFIX = "plays#"
+# How many issued tickets a DynamoDB store remembers, to skip writing them again.
+ISSUED_REMEMBERED = 4096
 
 
 class ImpressionRejected(ValueError):
@@ -412,6 +414,9 @@ class DynamoImpressionStore:
         self._table = table
         self._attempts = attempts
         self._rollups = rollups
+        # Tickets this container kept already: a player polling without If-None-Match gets
+        # the same ticket each second, which needs no write after the first.
+        self._issued: OrderedDict[str, None] = OrderedDict()
 
     def put(self, impression: Impression) -> None:
         self._write(impression)
@@ -471,6 +476,9 @@ class DynamoImpressionStore:
         return PlayLog(_plays_of(item), int(item["version"]) if item else 0)
 
     def issue_ticket(self, ticket: PlayTicket) -> None:
+        seen = f"{ticket.store}#{ticket.sort_key}"
+        if seen in self._issued:
+            return
         try:
             self._table.put_item(
                 Item=ticket.to_item(), ConditionExpression=Attr("sort_key").not_exists()
@@ -478,6 +486,9 @@ class DynamoImpressionStore:
         except ClientError as error:  # issued by an earlier poll: its decision time stands
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+        self._issued[seen] = None
+        if len(self._issued) > ISSUED_REMEMBERED:
+            self._issued.popitem(last=False)
 
     def ticket(self, store: str, display: str, ticket_id: str) -> PlayTicket | None:
         key = {"store": store, "sort_key": f"{TICKET_PREFIX}{display}#{ticket_id}"}

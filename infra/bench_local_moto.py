@@ -175,8 +175,11 @@ def ad_server(tables: dict[str, Any], clock: list[int]) -> Any:
     return create_app(deps)
 
 
-def play_month(app: Any, clock: list[int], impressions: int) -> tuple[list[float], list[float]]:
-    """``impressions`` plays over the month, displays in turn: (next-ad ms, impression ms)."""
+def play_month(
+    app: Any, clock: list[int], impressions: int, moto_pid: int | None = None
+) -> tuple[list[float], list[float]]:
+    """``impressions`` plays over the month, displays in turn: (next-ad ms, impression ms);
+    a line of progress every 1,000 (with moto's resident memory, given its process id)."""
     context: Any = LocalLambdaContext("adserver", 30)
     step_ms = MONTH_MS // max(1, impressions)
     polls: list[float] = []
@@ -208,11 +211,19 @@ def play_month(app: Any, clock: list[int], impressions: int) -> tuple[list[float
         posts.append((time.perf_counter() - started) * 1000)
         if status != 201:
             raise SystemExit(f"error: impression answered {status}: {body[:200]!r}")
+        if (index + 1) % 1000 == 0:
+            memory = f"; moto RSS {resident_mb(moto_pid)[0]:.0f} MB" if moto_pid else ""
+            print(
+                f"  {index + 1:,} plays: impression p95 {percentile(posts, 0.95):.1f} ms{memory}",
+                flush=True,
+            )
     return polls, posts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench_local_moto", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--impressions", type=int, default=10_000)
     parser.add_argument("--rss-budget-mb", type=float, default=1536.0)
@@ -240,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         clock = [START_MS]
         started = time.perf_counter()
-        polls, posts = play_month(ad_server(tables, clock), clock, args.impressions)
+        polls, posts = play_month(ad_server(tables, clock), clock, args.impressions, pid)
         played_s = time.perf_counter() - started
         rss_mb, peak_mb = resident_mb(pid)
     p95 = percentile(posts, 0.95)

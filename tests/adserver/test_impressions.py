@@ -403,3 +403,31 @@ class BetweenCheckingTable:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)
+
+
+def test_a_ticket_polled_again_is_written_once(dynamodb: Any) -> None:
+    # GIVEN a player polling next-ad without If-None-Match: the same ticket every second
+    table = create_impressions_table(dynamodb, "impressions-issue")
+    counted = CountingWrites(table)
+    store = DynamoImpressionStore(counted)
+    ticket = PlayTicket("a" * 32, STORE, DISPLAY, "house-welcome", "none", NOW_MS)
+    # WHEN it is issued five times THEN it is written once, and kept
+    for _ in range(5):
+        store.issue_ticket(ticket)
+    assert counted.puts == 1
+    assert DynamoImpressionStore(table).ticket(STORE, DISPLAY, ticket.id) == ticket
+
+
+class CountingWrites:
+    """A boto3 Table that counts the PutItems made through it."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.puts = 0
+
+    def put_item(self, **kwargs: Any) -> Any:
+        self.puts += 1
+        return self._table.put_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)

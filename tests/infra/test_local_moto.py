@@ -11,10 +11,11 @@ import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import StreamRecord, Table
 
 from infra.bench_next_ad import create_table
-from infra.local_moto import use_item_level_transactions
+from infra.local_moto import forget_dynamodb_items, use_item_level_transactions
 from tests.conftest import REGION
 
 
@@ -160,3 +161,20 @@ def test_a_partition_query_answers_as_motos_own(aws: None) -> None:
     for query, theirs, mine in zip(QUERIES, moto_answers, ours, strict=True):
         for key in ("Items", "Count", "ScannedCount", "LastEvaluatedKey"):
             assert mine.get(key) == theirs.get(key), (query, key)
+
+
+def test_moto_keeps_no_copy_of_the_items_it_served(tables: tuple[Any, Any]) -> None:
+    # GIVEN moto told to forget DynamoDB items (it lists every model object it ever made)
+    impressions, _ = tables
+    forget_dynamodb_items()
+    try:
+        # WHEN an item is written, rewritten and read a hundred times
+        for index in range(100):
+            impressions.put_item(Item={"store": "s", "sort_key": "a", "n": index})
+            impressions.query(KeyConditionExpression=Key("store").eq("s"))
+        # THEN moto holds no list of them: the table's one item is all that stays
+        assert len(Item.instances_tracked) == 0  # type: ignore[attr-defined]
+        assert impressions.get_item(Key={"store": "s", "sort_key": "a"})["Item"]["n"] == 99
+    finally:
+        Item.instances_tracked = []  # type: ignore[attr-defined]
+        StreamRecord.instances_tracked = []  # type: ignore[attr-defined]

@@ -521,7 +521,9 @@ def report(scores: Scores, faces: int, frames: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m adserver.bench_tracks", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--people", type=int, default=300)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument(

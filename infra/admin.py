@@ -43,6 +43,7 @@ from adserver.catalog import (
     seed_catalog,
 )
 from adserver.registry import ROLES, Display, DynamoDBRegistry, Principal, Role, token_digest
+from infra.console import DefaultsHelpFormatter, EscapingWriter, printable, run_main
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 from lambdas.dynamodb_pages import all_items
 from lambdas.frame_keys import camera_key, is_valid_id
@@ -504,7 +505,15 @@ class Admin:
     def upload_catalog(self, catalog: Catalog) -> CatalogUpload:
         """Upload a validated catalog. Registered stores it has no settings for keep the
         ones the current catalog gives them, so an upload never undoes ``store create``."""
-        current = self.read_catalog() or seed_catalog()
+        upload = self.catalog_as_uploaded(catalog)
+        self._catalog_source().put(upload.catalog)
+        return upload
+
+    def catalog_as_uploaded(self, catalog: Catalog) -> CatalogUpload:
+        """``catalog`` as ``upload_catalog`` would store it, with the settings it would keep;
+        uploads nothing. ``catalog validate`` warns about this, not the bare file: a store
+        created with ``--time-zone Europe/Paris`` keeps that zone when the file omits it."""
+        current = self._current_catalog_if_reachable() or seed_catalog()
         registered = {record.store for record in self.list_stores()}
         kept = {
             store: settings
@@ -513,7 +522,6 @@ class Admin:
         }
         if kept:
             catalog = catalog.model_copy(update={"stores": {**catalog.stores, **kept}})
-        self._catalog_source().put(catalog)
         return CatalogUpload(catalog, tuple(sorted(kept)))
 
     def _catalog_source(self) -> S3CatalogSource:
@@ -596,7 +604,8 @@ def _print_issued(issued: IssuedToken, admin: Admin, out: Any) -> None:
 
 def run_command(args: argparse.Namespace, admin: Admin, out: Any = None) -> int:
     """Carry out one parsed command against ``admin``; the exit status."""
-    out = out or sys.stdout
+    # Ids, subjects and catalog text are stored strings: shown with control characters escaped.
+    out = EscapingWriter(out or sys.stdout)
     command = (args.area, args.action)
     if command == ("store", "create"):
         settings = store_settings(args.time_zone, args.children_content)
@@ -677,7 +686,7 @@ def _catalog_command(args: argparse.Namespace, admin: Admin, out: Any) -> int:
         raise AdminError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     except CatalogError as error:
         for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {printable(problem)}", file=sys.stderr)
         return 1
     print(
         f"ok: {len(catalog.campaigns)} campaigns, {len(catalog.all_creatives())} creatives,"
@@ -686,11 +695,14 @@ def _catalog_command(args: argparse.Namespace, admin: Admin, out: Any) -> int:
     )
     if args.action == "upload":
         upload = admin.upload_catalog(catalog)
-        catalog = upload.catalog
         for store in upload.kept_store_settings:
             print(f"kept store {store}'s settings from the current catalog", file=out)
         print("uploaded; the ad server reads it within its CATALOG_MAX_AGE_S", file=out)
-    for warning in admin.catalog_warnings(catalog):
+    else:
+        upload = admin.catalog_as_uploaded(catalog)
+        for store in upload.kept_store_settings:
+            print(f"an upload keeps store {store}'s settings from the current catalog", file=out)
+    for warning in admin.catalog_warnings(upload.catalog):
         print(f"warning: {warning}", file=out)
     return 0
 
@@ -703,7 +715,7 @@ def _pixels(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = DefaultsHelpFormatter
     parser = argparse.ArgumentParser(
         prog="python -m infra.admin",
         description=(
@@ -870,15 +882,15 @@ def main(argv: list[str] | None = None) -> int:
             session = boto3.session.Session(region_name=args.region or targets.region)
         return run_command(args, Admin.for_targets(targets, session))
     except AdminError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 1
     except NoCredentialsError:
         print("error: no AWS credentials (aws configure, AWS_PROFILE or a role)", file=sys.stderr)
         return 1
     except (ClientError, BotoCoreError) as exc:
-        print(f"error: AWS refused: {exc}", file=sys.stderr)
+        print(f"error: AWS refused: {printable(exc)}", file=sys.stderr)
         return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -189,7 +189,9 @@ def on_stack(outputs_path: Path) -> Iterator[tuple[Poll, DynamoImpressionStore, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench_next_ad", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--impressions", type=int, default=100_000)
     parser.add_argument("--polls", type=int, default=200)
     parser.add_argument("--p95-budget-ms", type=float, default=50.0)

@@ -115,7 +115,9 @@ def frames_left(outputs: StackOutputs) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench_pipeline", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS)
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--fps", type=float, default=4.0, help="upload rate; 0 uploads at once")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.console import DefaultsHelpFormatter, printable, run_main
+
 PRICES_PATH = Path(__file__).with_name("prices.json")
 
 OPEN_SECONDS = 12 * 3600 * 30  # a month of 12-hour days
@@ -111,13 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m infra.costs",
         description=__doc__.splitlines()[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--stores", type=int, nargs="+", default=[10, 1000], help="store counts")
     parser.add_argument("--prices", type=Path, default=PRICES_PATH, help="price list (JSON)")
     args = parser.parse_args(argv)
     prices = load_prices(args.prices)
-    print(f"approximate USD per month, {prices['region']} list prices of {prices['as_of']}")
+    # The price list is a file the operator may pass (--prices): its strings are shown escaped.
+    region, as_of = printable(prices["region"]), printable(prices["as_of"])
+    print(f"approximate USD per month, {region} list prices of {as_of}")
     for stores in args.stores:
         lines = monthly_cost(stores, prices)
         print(f"\n{stores} stores: about ${sum(line.usd for line in lines):,.0f}")
@@ -127,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

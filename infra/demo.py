@@ -214,7 +214,9 @@ def next_steps(outputs: StackOutputs, kept: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.demo", description=__doc__.splitlines()[0]
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--frames", type=Path, help="a folder of JPEG/PNG frames to play")
     source.add_argument("--video", type=Path, help="a video file to sample frames from")

@@ -30,6 +30,7 @@ from urllib.parse import unquote_plus
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.console import printable, run_main
 from infra.outputs import DEFAULT_OUTPUTS, StackOutputs
 
 # Long enough to read and move a few thousand messages; made visible again at the end.
@@ -152,7 +153,8 @@ def redrive(queues: Queues, letters: Iterable[DeadLetter]) -> int:
         delivered = [chunk[int(entry["Id"])] for entry in sent.get("Successful", [])]
         for failure in sent.get("Failed", []):
             letter = chunk[int(failure["Id"])]
-            print(f"dlq: {letter.message_id} not sent: {failure.get('Message', failure['Code'])}")
+            why = failure.get("Message", failure["Code"])
+            print(f"dlq: {printable(letter.message_id)} not sent: {printable(why)}")
         if delivered:
             queues.sqs.delete_message_batch(
                 QueueUrl=queues.dead_letter_url,
@@ -176,10 +178,11 @@ def describe_list(letters: Sequence[DeadLetter]) -> str:
         return "the dead-letter queue is empty"
     lines = [f"{len(letters)} dead letter(s), oldest first:"]
     for letter in letters:
-        frames = ", ".join(letter.frame_keys) or "(names no frame)"
+        frames = printable(", ".join(letter.frame_keys) or "(names no frame)")
         lines.append(
-            f"{letter.message_id}  {_when(letter.sent_at_ms)}  receives {letter.receive_count}"
-            f"\n    frames  {frames}\n    why     {letter.why}"
+            f"{printable(letter.message_id)}  {_when(letter.sent_at_ms)}"
+            f"  receives {letter.receive_count}"
+            f"\n    frames  {frames}\n    why     {printable(letter.why)}"
         )
     return "\n".join(lines)
 
@@ -190,15 +193,19 @@ def describe_one(letter: DeadLetter) -> str:
         inner = _json(body["Message"])
         if inner is not None:
             body = {**body, "Message": inner}  # show the S3 event, not an escaped string
-    shown_body = letter.body if body is None else json.dumps(body, indent=2)
-    attributes = "\n".join(f"    {k}: {v}" for k, v in sorted(letter.attributes.items()))
+    # json.dumps escapes control characters itself; a body that is not JSON is shown escaped.
+    shown_body = printable(letter.body) if body is None else json.dumps(body, indent=2)
+    attributes = "\n".join(
+        f"    {printable(k)}: {printable(v)}" for k, v in sorted(letter.attributes.items())
+    )
+    frames = printable(", ".join(letter.frame_keys) or "(names no frame)")
     return "\n".join(
         [
-            f"message id  {letter.message_id}",
+            f"message id  {printable(letter.message_id)}",
             f"sent        {_when(letter.sent_at_ms)}",
             f"receives    {letter.receive_count} (this read included)",
-            f"why         {letter.why}",
-            f"frames      {', '.join(letter.frame_keys) or '(names no frame)'}",
+            f"why         {printable(letter.why)}",
+            f"frames      {frames}",
             "attributes" + ("\n" + attributes if attributes else "  (none)"),
             "body",
             shown_body,
@@ -267,13 +274,16 @@ def run(args: argparse.Namespace) -> int:
         if moved < len(chosen):
             return 1
     if missing:
-        print(f"dlq: not in the dead-letter queue: {', '.join(sorted(missing))}", file=sys.stderr)
+        missing_ids = printable(", ".join(sorted(missing)))
+        print(f"dlq: not in the dead-letter queue: {missing_ids}", file=sys.stderr)
         return 1
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.dlq", description=__doc__.splitlines()[0]
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--outputs", type=Path, default=DEFAULT_OUTPUTS, help="a local stack's outputs.json"
@@ -301,4 +311,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -354,7 +354,9 @@ def exercise(faults: FaultRun, args: argparse.Namespace) -> list[Verdict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.faults", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--frames", type=int, default=5000, help="good frames in the load")
     parser.add_argument("--pause-s", type=float, default=60.0, help="how long moto is paused")
     args = parser.parse_args(argv)

@@ -69,7 +69,9 @@ def fire(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.schedule", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--handler", required=True, help="module.function")
     parser.add_argument("--function-name", default="tracker")
     parser.add_argument("--every-s", type=float, default=60.0)

@@ -141,7 +141,9 @@ class StreamSource:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.stream_poller", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--stream-arn", required=True)
     parser.add_argument("--handler", required=True, help="module.function")
     parser.add_argument("--function-name", default="tracker")

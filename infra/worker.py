@@ -373,7 +373,9 @@ def _data_type(value: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.worker", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--queue-arn", required=True)
     parser.add_argument("--handler", required=True, help="module.function")

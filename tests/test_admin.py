@@ -336,3 +336,20 @@ def test_the_seed_goes_through_the_admin_code_and_can_run_twice(registry, ad_ser
     for tokens in (first, second):
         path = f"/v1/displays/{display.display_id}/next-ad"
         assert ad_server("GET", path, tokens.displays[display.display_id]) == 200
+
+
+def test_validating_a_catalog_that_omits_a_store_warns_only_of_what_an_upload_would_do(
+    store_with_display, targets, tmp_path, capsys
+):
+    # GIVEN a store created with Europe/Paris, and a catalog file that does not name it
+    document = json.loads(seed_catalog().model_dump_json())
+    document["stores"] = {}
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(document))
+    where = ["--registry-table", targets.registry_table, "--catalog-bucket", targets.catalog_bucket]
+    # WHEN the file is validated
+    assert admin_cli.main([*where, "catalog", "validate", str(catalog_file)]) == 0
+    # THEN it does not claim the store runs in UTC: an upload keeps its settings, and says so
+    out = capsys.readouterr().out
+    assert "runs in UTC" not in out
+    assert "an upload keeps store corner's settings from the current catalog" in out

@@ -122,3 +122,17 @@ def test_the_command_line_says_in_one_line_when_there_is_no_stack(tmp_path, caps
 @pytest.mark.parametrize("body", ["", "not json", "[]", '{"Message": "{"}', '{"Records": [1]}'])
 def test_frame_keys_of_a_body_that_is_no_frame_job_are_empty(body):
     assert dlq.frame_keys(body) == []
+
+
+def test_list_shows_control_characters_of_a_key_escaped(queues):
+    # GIVEN a dead job whose frame key holds an escape sequence and a bell (an S3 key may)
+    key = "frames/demo-store/demo-cam-1/\x1b]0;owned\x07\x1b[2J1700000000000.jpg"
+    park_with_reason(queues, job_body(key), "bad key \x1b[31mred\x1b[0m")
+    # WHEN an operator lists the dead letters
+    letters = dlq.read_dead_letters(queues)
+    dlq.release(queues, letters)
+    text = dlq.describe_list(letters) + dlq.describe_one(letters[0])
+    # THEN the terminal gets no control character, and the operator sees them escaped
+    assert not any(ord(c) < 32 and c != "\n" for c in text)
+    assert "demo-cam-1/\\x1b]0;owned\\x07\\x1b[2J1700000000000.jpg" in text
+    assert "bad key \\x1b[31mred\\x1b[0m" in text

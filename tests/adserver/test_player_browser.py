@@ -33,6 +33,8 @@ HOUSE_COLOUR, SENIOR_FEMALE_COLOUR = hex_colour("#2d3436"), hex_colour("#8e44ad"
 
 def test_player_shows_the_targeted_creative_and_reports_it(tmp_path: Path) -> None:
     with live_server() as server, chromium_page() as page:
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
         # GIVEN nobody in front of demo-display-1: the default creative fills the screen
         page.goto(f"{server.url}/display/demo-display-1#token={TOKENS['demo-display-1']}")
         page.wait_for_selector("body[data-ad-id='house-welcome']", timeout=10_000)
@@ -63,3 +65,6 @@ def test_player_shows_the_targeted_creative_and_reports_it(tmp_path: Path) -> No
         assert played.display == "demo-display-1"
         assert played.ad_id == "house-welcome" and played.bucket == "none"
         assert 0 < played.duration_s < 10
+        assert played.ticket is not None  # reported with the ticket of the answer it showed
+        # AND the page's Content-Security-Policy refused nothing the player needs
+        assert not [line for line in console if "Content Security Policy" in line], console

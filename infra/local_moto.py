@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.comparisons import get_comparison_func, get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MockValidationException,
@@ -250,12 +250,13 @@ def _partition_query(moto_query: Callable[..., Any]) -> Callable[..., Any]:
                 **filter_kwargs,
             )
         partition = table.items.get(hash_key, {})
-        matching = [
-            item
-            for item in partition.values()
-            if isinstance(item, Item)
-            and (range_comparison is None or item.range_key.compare(range_comparison, range_objs))  # type: ignore[union-attr]
-        ]
+        stored = [item for item in partition.values() if isinstance(item, Item)]
+        if range_comparison is None:
+            matching = stored
+        else:  # moto's DynamoType.compare, with the bounds cast once rather than per item
+            holds = get_comparison_func(range_comparison)
+            bounds = [bound.cast_value for bound in range_objs]
+            matching = [item for item in stored if holds(item.range_key.cast_value, *bounds)]  # type: ignore[union-attr]
         matching.sort(key=lambda item: item.range_key, reverse=not scan_index_forward)  # type: ignore[arg-type, return-value]
         results: list[Item] = []
         size = 0

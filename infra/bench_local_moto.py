@@ -3,16 +3,17 @@
     python -m infra.bench_local_moto [--frames 10000] [--impressions 10000]
                                      [--whole-table-transactions]
 
-Starts moto as the local stack does (``python -m infra.local_moto``, its own process), makes
-the tables from template.yaml, then, over one month of simulated time: writes ``--frames``
-observations of two cameras (a closed track every tenth frame, written with its rollup in one
-transaction, as the tracker does), and plays ``--impressions`` ads on ten displays through
-the ad server's routes in this process (``next-ad`` for the ticket, then the impression:
-ticket, impression, play log and rollup in one transaction). It prints the impression's
-p50/p95 wall time, next-ad's, and moto's resident memory (now and at its peak, from
-/proc), and exits non-zero when the peak is over ``--rss-budget-mb`` or p95 over
-``--p95-budget-ms``. ``--whole-table-transactions`` runs moto's own TransactWriteItems
-(a deep copy of each table a transaction touches) to compare.
+Starts moto as the local stack does (``python -m infra.local_moto``, its own process) and
+makes the tables from template.yaml. Then, over one month of simulated time and in time
+order, it writes ``--frames`` observations of two cameras (a closed track every tenth
+frame, written with its rollup in one transaction, as the tracker does) and plays
+``--impressions`` ads on ten displays through the ad server's routes in this process
+(``next-ad`` for the ticket, then the impression: ticket, impression, play log and rollup
+in one transaction). It prints the impression's p50/p95 wall time, next-ad's, and moto's
+resident memory (now and at its peak, from /proc), and exits non-zero when the peak is
+over ``--rss-budget-mb`` or p95 over ``--p95-budget-ms``. ``--whole-table-transactions``
+runs moto's own TransactWriteItems (a deep copy of each table a transaction touches) to
+compare.
 """
 
 from __future__ import annotations
@@ -124,19 +125,38 @@ def create_tables(dynamodb: Any) -> dict[str, Any]:
     return tables
 
 
-def fill_frames(tables: dict[str, Any], frames: int) -> float:
-    """``frames`` observations over the month, a closed track every tenth; seconds taken."""
-    observations = ObservationStore(tables["ObservationsTable"])
-    rollups = DynamoRollups(tables["RollupsTable"])
-    tracks = DynamoTrackStore(tables["TracksTable"], rollups=rollups)
-    step_ms = MONTH_MS // max(1, frames)
-    started = time.perf_counter()
-    for index in range(frames):
+class FrameWriter:
+    """``frames`` observations over the month, a closed track every tenth, written as time
+    passes (``until``), so next-ad sees the frames of its last seconds, never later ones."""
+
+    def __init__(self, tables: dict[str, Any], frames: int) -> None:
+        self._observations = ObservationStore(tables["ObservationsTable"])
+        self._tracks = DynamoTrackStore(
+            tables["TracksTable"], rollups=DynamoRollups(tables["RollupsTable"])
+        )
+        self._frames = frames
+        self._step_ms = MONTH_MS // max(1, frames)
+        self.written = 0
+        self.seconds = 0.0
+
+    def until(self, now_ms: int) -> None:
+        """Write every frame captured up to ``now_ms`` not written yet."""
+        started = time.perf_counter()
+        while self.written < self._frames:
+            captured = START_MS + self.written * self._step_ms
+            if captured > now_ms:
+                break
+            self._write(self.written, captured)
+            self.written += 1
+        self.seconds += time.perf_counter() - started
+
+    def _write(self, index: int, captured: int) -> None:
         camera = CAMERAS[index % len(CAMERAS)]
-        captured = START_MS + index * step_ms
         frame = FrameKey(STORE, camera, captured)
         faces = [FACE] * (1 + index % 3)
-        observations.put(ok_observation(frame, faces, processed_at_ms=captured, model_version="b"))
+        self._observations.put(
+            ok_observation(frame, faces, processed_at_ms=captured, model_version="b")
+        )
         if index % 10 == 9:
             track = Track(
                 camera=f"{STORE}/{camera}",
@@ -149,8 +169,7 @@ def fill_frames(tables: dict[str, Any], frames: int) -> float:
                 dwell_s=8.0,
                 looking_s=2.5,
             )
-            tracks.put_tracks(f"{STORE}/{camera}", [track])
-    return time.perf_counter() - started
+            self._tracks.put_tracks(f"{STORE}/{camera}", [track])
 
 
 def ad_server(tables: dict[str, Any], clock: list[int]) -> Any:
@@ -176,7 +195,11 @@ def ad_server(tables: dict[str, Any], clock: list[int]) -> Any:
 
 
 def play_month(
-    app: Any, clock: list[int], impressions: int, moto_pid: int | None = None
+    app: Any,
+    clock: list[int],
+    impressions: int,
+    frames: FrameWriter,
+    moto_pid: int | None = None,
 ) -> tuple[list[float], list[float]]:
     """``impressions`` plays over the month, displays in turn: (next-ad ms, impression ms);
     a line of progress every 1,000 (with moto's resident memory, given its process id)."""
@@ -188,6 +211,7 @@ def play_month(
         display = DISPLAYS[index % len(DISPLAYS)]
         headers = {"Authorization": f"Bearer token-{display}"}
         clock[0] = START_MS + index * step_ms
+        frames.until(clock[0])
         started = time.perf_counter()
         event = http_api_event("GET", f"/v1/displays/{display}/next-ad", headers)
         status, _, body = response_parts(app.resolve(event, context))
@@ -243,17 +267,17 @@ def main(argv: list[str] | None = None) -> int:
             aws_secret_access_key="local",
         )
         tables = create_tables(dynamodb)
-        frames_s = fill_frames(tables, args.frames)
-        print(
-            f"{args.frames:,} frames' observations ({args.frames // 10:,} tracks) in "
-            f"{frames_s:.0f} s; moto RSS {resident_mb(pid)[0]:.0f} MB",
-            flush=True,
-        )
+        frames = FrameWriter(tables, args.frames)
         clock = [START_MS]
         started = time.perf_counter()
-        polls, posts = play_month(ad_server(tables, clock), clock, args.impressions, pid)
-        played_s = time.perf_counter() - started
+        polls, posts = play_month(ad_server(tables, clock), clock, args.impressions, frames, pid)
+        frames.until(START_MS + MONTH_MS)
+        played_s = time.perf_counter() - started - frames.seconds
         rss_mb, peak_mb = resident_mb(pid)
+    print(
+        f"{frames.written:,} frames' observations ({frames.written // 10:,} tracks) "
+        f"written in {frames.seconds:.0f} s"
+    )
     p95 = percentile(posts, 0.95)
     print(f"{args.impressions:,} plays on {len(DISPLAYS)} displays in {played_s:.0f} s")
     for label, values in (("impression", posts), ("next-ad", polls)):

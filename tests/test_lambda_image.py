@@ -49,28 +49,22 @@ def dockerfile_handler() -> str:
     return command
 
 
-def requirement_files() -> tuple[Path, Path]:
-    text = DOCKERFILE.read_text()
-    assert (
-        "-r /tmp/requirements.txt" in text and "--no-deps -r /tmp/requirements-nodeps.txt" in text
-    )
-    return IMAGE_DIR / "requirements.txt", IMAGE_DIR / "requirements-nodeps.txt"
+def requirement_file() -> Path:
+    assert "-r /tmp/requirements.txt" in DOCKERFILE.read_text()
+    return IMAGE_DIR / "requirements.txt"
 
 
 @pytest.fixture(scope="session")
 def image_python() -> Path:
     """Python of a clean virtualenv holding exactly the image's requirements."""
-    requirements, nodeps = requirement_files()
-    digest = hashlib.sha256(
-        requirements.read_bytes() + nodeps.read_bytes() + sys.version.encode()
-    ).hexdigest()
+    requirements = requirement_file()
+    digest = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
     python = VENV / "bin" / "python"
     stamp = VENV / ".requirements-sha256"
     if not (python.exists() and stamp.exists() and stamp.read_text() == digest):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, "-r", str(requirements)], check=True)
-        subprocess.run([*pip, "--no-deps", "-r", str(nodeps)], check=True)
         stamp.write_text(digest)
     return python
 

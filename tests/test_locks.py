@@ -15,7 +15,6 @@ SUBSET_LOCKS = [
     ROOT / "requirements" / "demo.lock",
     ROOT / "requirements" / "gpu.lock",
     ROOT / "lambdas" / "inference" / "requirements.txt",
-    ROOT / "lambdas" / "inference" / "requirements-nodeps.txt",
 ]
 CPU_LOCKS = [DEV_LOCK, *SUBSET_LOCKS[:1], *SUBSET_LOCKS[2:]]
 

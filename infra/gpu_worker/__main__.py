@@ -140,10 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         sqs, config, predictor, frame_dependencies(settings, predictor), dead_letters
     )
     log.info(
-        "warm in %.1f s (faces found on %s, age/gender on %s); polling %s",
+        "warm in %.1f s (both networks on %s); polling %s",
         time.monotonic() - started,
-        args.detector,
-        args.age_gender,
+        args.runtime,
         config.queue_url,
     )
 

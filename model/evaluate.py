@@ -20,11 +20,19 @@ import numpy as np
 
 from model.align import align_face
 from model.bands import BAND_NAMES, age_band
-from model.dataset import LabelledImage
+from model.dataset import ALL_AGE_FACES_GROUP, LabelledImage
 from model.images import ImageRejected, read_image
 from model.predictor import Predictor
 
-RACE_NAMES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
+# UTKFace's race labels (fairness only), and All-Age-Faces as a group of its own.
+RACE_NAMES = {
+    0: "White",
+    1: "Black",
+    2: "Asian",
+    3: "Indian",
+    4: "Others",
+    ALL_AGE_FACES_GROUP: "All-Age-Faces",
+}
 # Children's gender is near-unreadable from a face, and the groups hold different
 # shares of children; the gap is also reported over faces at least this old.
 FAIRNESS_MIN_AGE = 13

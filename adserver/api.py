@@ -336,9 +336,7 @@ def store_routes(deps: AdServerDependencies) -> Router:
             from_ms, to_ms = report_range(from_, to)
         except ReportRangeError as refused:
             raise BadRequestError(refused.reason) from None
-        known_ids(store=store)
-        if deps.registry.store_cameras(store) is None:
-            raise NotFoundError(f"unknown store {store}")
+        known_store(deps, store)
         document = build_report(
             store,
             from_ms,
@@ -468,9 +466,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
         },
     )
     def dashboard_page(store: doc.StoreId) -> Response[str]:
-        known_ids(store=store)
-        if deps.registry.store_cameras(store) is None:
-            raise NotFoundError(f"unknown store {store}")
+        known_store(deps, store)
         return html_page(package_text("dashboard.html"))
 
     @router.get(
@@ -494,9 +490,7 @@ def page_routes(deps: AdServerDependencies) -> Router:
         },
     )
     def report_page(store: doc.StoreId) -> Response[str]:
-        known_ids(store=store)
-        if deps.registry.store_cameras(store) is None:
-            raise NotFoundError(f"unknown store {store}")
+        known_store(deps, store)
         return html_page(package_text("report.html"))
 
     @router.get(
@@ -558,6 +552,13 @@ def known_ids(**ids: str) -> None:
     for kind, value in ids.items():
         if not is_valid_id(value):
             raise NotFoundError(f"unknown {kind} {value[:80]!r}")
+
+
+def known_store(deps: AdServerDependencies, store: str) -> None:
+    """404 for a store id that is malformed or not in the registry."""
+    known_ids(store=store)
+    if deps.registry.store_cameras(store) is None:
+        raise NotFoundError(f"unknown store {store}")
 
 
 def json_body(router: Router, required: bool = True) -> Any:

@@ -42,6 +42,7 @@ from adserver.rollups import (
     InMemoryRollups,
     RollupIncrement,
     WritesRefused,
+    counted_put,
     failed_conditions,
     impression_increment,
 )
@@ -532,12 +533,7 @@ class DynamoImpressionStore:
             return self._rollups.put_counted(
                 self._table, item, impression.rollup_increment(), also=also
             )
-        counted = {
-            "TableName": self._table.name,
-            "Item": item,
-            "ConditionExpression": "attribute_not_exists(sort_key)",
-        }
-        writes = [{"Put": counted}, *also]
+        writes = [counted_put(self._table, item), *also]
         try:
             self._table.meta.client.transact_write_items(TransactItems=writes)
             return True

@@ -216,12 +216,7 @@ class DynamoRollups:
                 rollup["ExpressionAttributeValues"] = {":version": version}
             writes = [*also, {"Put": rollup}]
             if item is not None:
-                counted = {
-                    "TableName": table.name,
-                    "Item": dict(item),
-                    "ConditionExpression": "attribute_not_exists(sort_key)",
-                }
-                writes.insert(0, {"Put": counted})
+                writes.insert(0, counted_put(table, item))
             try:
                 self._table.meta.client.transact_write_items(TransactItems=writes)
                 return True
@@ -261,6 +256,18 @@ class DynamoRollups:
             f"{hour_of(max(from_ms, 0)):013d}", f"{max(to_ms - 1, 0):013d}"
         )
         return list(all_items(self._table.query, KeyConditionExpression=condition))
+
+
+def counted_put(table: Any, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The transaction entry that writes ``item`` only if no item has its key yet: the write
+    that makes a retried track or impression count once."""
+    return {
+        "Put": {
+            "TableName": table.name,
+            "Item": dict(item),
+            "ConditionExpression": "attribute_not_exists(sort_key)",
+        }
+    }
 
 
 def failed_conditions(error: ClientError, writes: int) -> list[bool] | None:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from model.bench_real import by_face_width, match_by_centre, recall
-from model.detect import load_face_finder
+from model.detect import YUNET_TFLITE, FaceFinder
 from model.images import read_image
 from model.real_sets import read_truth
+from model.runtime import LiteRtRuntime
 
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
 DEFAULT_SETS = (Path("/work/real/maskon-tune"), Path("/work/real/dlib-faces"))
@@ -40,14 +41,9 @@ class _Found:
 def sweep(folder: Path) -> dict[str, Any]:
     """Recall by width and unmatched detections per image at each threshold for one set."""
     truth = read_truth(folder)
-    finder = load_face_finder()
-    lowest = min(THRESHOLDS)
-    saved = finder.min_score
-    finder.min_score = lowest  # one pass; each threshold keeps its share of the candidates
-    try:
-        found = {name: finder.find(read_image(str(folder / name))) for name in sorted(truth)}
-    finally:
-        finder.min_score = saved
+    # One pass down to the lowest threshold; each threshold then keeps its share.
+    finder = FaceFinder(LiteRtRuntime(YUNET_TFLITE), min_score=min(THRESHOLDS))
+    found = {name: finder.find(read_image(str(folder / name))) for name in sorted(truth)}
     report: dict[str, Any] = {"images": len(truth)}
     for threshold in THRESHOLDS:
         outcomes, unmatched = [], 0
